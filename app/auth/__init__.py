@@ -1,0 +1,1 @@
+"""Sign-in for guardians (OpenID Connect) and staff (password + TOTP)."""

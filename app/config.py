@@ -1,0 +1,233 @@
+"""Settings: the one place that reads ``PHOTOGATE_*`` environment variables.
+
+Everything else receives a :class:`Settings` instance.  The embedded default needs no
+variables at all: SQLite and files under ``var/``, secrets generated once under
+``var/secrets/``.  Production refuses to start on a setting that would be unsafe.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Environment = Literal["development", "production", "test"]
+ENVIRONMENTS: tuple[Environment, ...] = ("development", "production", "test")
+
+#: Secret name -> (environment variable naming its file, default file name under var/secrets).
+SECRET_FILES: dict[str, tuple[str, str]] = {
+    "flask_secret": ("PHOTOGATE_SECRET_KEY_FILE", "flask_secret.key"),
+    "watermark_key": ("PHOTOGATE_WATERMARK_KEY_FILE", "watermark.key"),
+    "kek": ("PHOTOGATE_KEK_FILE", "kek.key"),
+}
+SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable to fix."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The three independent secrets; each is at least 32 random bytes."""
+
+    flask_secret: bytes = field(repr=False)
+    watermark_key: bytes = field(repr=False)
+    kek: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of one PhotoGate process."""
+
+    env: Environment = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:5000"
+    cookie_secure: bool = False
+    trusted_proxies: int = 0
+    default_locale: str = "ja"
+    max_upload_bytes: int = 60 * 1024 * 1024
+    log_level: str = "INFO"
+    secret_files: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Derived defaults depend on var_dir, so they are filled in here rather than in
+        # field defaults; object.__setattr__ is the documented way for frozen dataclasses.
+        var_dir = self.var_dir
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite:///{(var_dir / 'photogate.db').resolve()}"
+            )
+        files = {
+            name: Path(self.secret_files.get(name, var_dir / "secrets" / default))
+            for name, (_, default) in SECRET_FILES.items()
+        }
+        object.__setattr__(self, "secret_files", files)
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``PHOTOGATE_*`` variables (``os.environ`` by default)."""
+        env_vars = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env_vars.get(name)
+            return value if value not in (None, "") else None
+
+        env_raw = get("PHOTOGATE_ENV") or "development"
+        if env_raw not in ENVIRONMENTS:
+            raise ConfigError(
+                f"PHOTOGATE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env_raw!r}"
+            )
+        env: Environment = env_raw
+        var_dir = Path(get("PHOTOGATE_VAR_DIR") or "var")
+        cookie_raw = get("PHOTOGATE_COOKIE_SECURE")
+        cookie_secure = (
+            _parse_bool("PHOTOGATE_COOKIE_SECURE", cookie_raw)
+            if cookie_raw is not None
+            else env == "production"
+        )
+        secret_files = {
+            name: Path(path)
+            for name, (var, _) in SECRET_FILES.items()
+            if (path := get(var)) is not None
+        }
+        database_url = get("PHOTOGATE_DATABASE_URL") or ""
+        password_file = get("PHOTOGATE_DATABASE_PASSWORD_FILE")
+        if password_file is not None:
+            database_url = _with_password(database_url, Path(password_file))
+        settings = cls(
+            env=env,
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=get("PHOTOGATE_REDIS_URL"),
+            public_url=(get("PHOTOGATE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            cookie_secure=cookie_secure,
+            trusted_proxies=_parse_int(
+                "PHOTOGATE_TRUSTED_PROXIES", get("PHOTOGATE_TRUSTED_PROXIES") or "0"
+            ),
+            default_locale=get("PHOTOGATE_DEFAULT_LOCALE") or "ja",
+            max_upload_bytes=_parse_int(
+                "PHOTOGATE_MAX_UPLOAD_BYTES",
+                get("PHOTOGATE_MAX_UPLOAD_BYTES") or str(60 * 1024 * 1024),
+                minimum=1024,
+            ),
+            log_level=(get("PHOTOGATE_LOG_LEVEL") or "INFO").upper(),
+            secret_files=secret_files,
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (derived defaults recomputed)."""
+        return replace(self, **changes)
+
+    # -- derived ---------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.var_dir / "blobs"
+
+    # -- checks ----------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Refuse unsafe production settings with a message naming the variable."""
+        if self.default_locale not in {"ja", "en"}:
+            raise ConfigError("PHOTOGATE_DEFAULT_LOCALE must be ja or en")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("PHOTOGATE_PUBLIC_URL must start with http:// or https://")
+        if not self.is_production:
+            return
+        if self.is_sqlite:
+            raise ConfigError(
+                "PHOTOGATE_DATABASE_URL must point at PostgreSQL in production "
+                "(SQLite is for the embedded default only)"
+            )
+        if not self.cookie_secure:
+            raise ConfigError(
+                "PHOTOGATE_COOKIE_SECURE must not be false in production: "
+                "session cookies would travel over plain HTTP"
+            )
+        if not self.public_url.startswith("https://"):
+            raise ConfigError("PHOTOGATE_PUBLIC_URL must be an https:// address in production")
+        for name, (var, _) in SECRET_FILES.items():
+            path = self.secret_files[name]
+            if not path.is_file():
+                raise ConfigError(f"{var} must name an existing secret file in production")
+
+    def load_secrets(self) -> Secrets:
+        """Read the secrets; outside production, generate missing ones (mode 0600)."""
+        values: dict[str, bytes] = {}
+        for name, (var, _) in SECRET_FILES.items():
+            path = self.secret_files[name]
+            if not path.exists():
+                if self.is_production:
+                    raise ConfigError(f"{var} must name an existing secret file in production")
+                _create_secret_file(path)
+            data = path.read_bytes().strip()
+            if len(data) < MIN_SECRET_BYTES:
+                raise ConfigError(f"{var}: the secret in {path} is shorter than 32 bytes")
+            values[name] = data
+        return Secrets(**values)
+
+
+def _with_password(url: str, password_file: Path) -> str:
+    # The password stays out of the URL variable (and so out of `ps` and compose files).
+    from sqlalchemy.engine import make_url
+
+    if not url:
+        raise ConfigError("PHOTOGATE_DATABASE_PASSWORD_FILE needs PHOTOGATE_DATABASE_URL")
+    try:
+        password = password_file.read_text().strip()
+    except OSError:
+        raise ConfigError(
+            f"PHOTOGATE_DATABASE_PASSWORD_FILE: cannot read {password_file}"
+        ) from None
+    rendered: str = make_url(url).set(password=password).render_as_string(hide_password=False)
+    return rendered
+
+
+def _create_secret_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(_secrets.token_hex(SECRET_BYTES).encode("ascii"))

@@ -1,0 +1,152 @@
+"""Declarative base, engine creation and the per-request session.
+
+Services receive a :class:`~sqlalchemy.orm.Session`, ``flush()`` and never ``commit()``;
+the request (or CLI command) that owns the transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on every backend.
+
+    SQLite stores no offset, so values come back naive; this type refuses naive values on
+    the way in (a naive time is a bug) and marks values UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value)!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy API)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys and working SAVEPOINTs."""
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if not database or database == ":memory:":
+            kwargs.setdefault("poolclass", StaticPool)
+        else:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kwargs)
+        _install_sqlite_hooks(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    # Python 3.11's sqlite3 driver opens transactions lazily and ignores BEGIN around
+    # SAVEPOINT, so a test's nested commit would survive its rollback. Taking control of
+    # BEGIN ourselves is the documented SQLAlchemy recipe.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """The engine and session factory of one application."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Any) -> None:
+        """Make every session join ``connection``'s transaction (tests roll it back)."""
+        self.sessionmaker = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["photogate.db"] = self
+        app.teardown_appcontext(_close_session)
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session for CLI commands and jobs: commit on success, roll back on error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def get_database(app: Flask | None = None) -> Database:
+    target = app if app is not None else current_app
+    database: Database = target.extensions["photogate.db"]
+    return database
+
+
+def db_session() -> Session:
+    """The session of the current request, opened on first use."""
+    session: Session | None = g.get("_db_session")
+    if session is None:
+        session = get_database().sessionmaker()
+        g._db_session = session
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("_db_session", None)
+    if session is not None:
+        # Anything the view did not commit is discarded: no half-written rows.
+        session.rollback()
+        session.close()

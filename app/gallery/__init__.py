@@ -1,0 +1,1 @@
+"""Events and their photos, and what families may see of them."""

@@ -1,0 +1,234 @@
+"""Shared fixtures: settings, a migrated database, per-test rollback, Redis, a live server
+and a real headless Chromium.
+
+SQLite is the default; ``PHOTOGATE_TEST_DATABASE_URL`` switches every database fixture to
+PostgreSQL and ``PHOTOGATE_TEST_REDIS_URL`` the ``redis`` fixture (and the app) to a real
+Redis.  CI sets both.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app import create_app
+from app.config import Settings
+from app.db import get_database, make_engine
+from app.migrate import upgrade
+
+pytest_plugins: list[str] = []
+
+TEST_DATABASE_URL = os.environ.get("PHOTOGATE_TEST_DATABASE_URL") or None
+TEST_REDIS_URL = os.environ.get("PHOTOGATE_TEST_REDIS_URL") or None
+CHROMIUM = os.environ.get("PHOTOGATE_TEST_CHROMIUM", "/usr/bin/chromium")
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections use ``schema`` (tests never touch ``public``)."""
+    parsed = make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@dataclass
+class ScratchDatabase:
+    """A migrated, empty database that belongs to one fixture."""
+
+    url: str
+    drop: Any
+
+
+def create_scratch_database(directory: Path, name: str) -> ScratchDatabase:
+    """A new SQLite file, or a new PostgreSQL schema when the test variable is set."""
+    if TEST_DATABASE_URL is None:
+        url = f"sqlite:///{directory / f'{name}.db'}"
+        upgrade(url)
+        return ScratchDatabase(url=url, drop=lambda: None)
+    schema = f"photogate_{name}_{secrets.token_hex(4)}"
+    admin = make_engine(TEST_DATABASE_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _with_search_path(TEST_DATABASE_URL, schema)
+    upgrade(url)
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+    return ScratchDatabase(url=url, drop=drop)
+
+
+# -- configuration and database ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session's migrated test database."""
+    scratch = create_scratch_database(tmp_path_factory.mktemp("db"), "test")
+    yield scratch.url
+    scratch.drop()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The session's engine; the schema was built by ``alembic upgrade head``."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Test settings: a private var/ directory, the test database, Redis when configured."""
+    return Settings(
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        cookie_secure=False,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+    """The application with every session inside one transaction rolled back afterwards."""
+    application = create_app(settings)
+    own_engine = get_database(application).engine
+    connection = engine.connect()
+    transaction = connection.begin()
+    get_database(application).bind_to(connection)
+    application.config["TESTING"] = True
+    try:
+        yield application
+    finally:
+        transaction.rollback()
+        connection.close()
+        own_engine.dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A session on the test transaction, for factories and assertions."""
+    with app.app_context():
+        db = get_database(app).sessionmaker()
+        yield db
+        db.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# -- Redis ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis() -> Iterator[Any]:
+    """A real Redis when ``PHOTOGATE_TEST_REDIS_URL`` is set, else fakeredis; emptied first."""
+    if TEST_REDIS_URL is not None:
+        from redis import Redis
+
+        client = Redis.from_url(TEST_REDIS_URL)
+    else:
+        import fakeredis
+
+        client = fakeredis.FakeRedis()
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+# -- live server and browser ---------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+    settings: Settings
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on a free loopback port in a thread, on its own committed database."""
+    scratch = create_scratch_database(tmp_path, "live")
+    live_settings = Settings(
+        env="test",
+        var_dir=tmp_path / "live-var",
+        database_url=scratch.url,
+        redis_url=TEST_REDIS_URL,
+        cookie_secure=False,
+    )
+    application = create_app(live_settings)
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(
+            url=f"http://127.0.0.1:{server.server_port}", app=application, settings=live_settings
+        )
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        get_database(application).engine.dispose()
+        scratch.drop()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (installed by ``make test`` when missing)."""
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: run `make test`, which installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_factory(browser: Any) -> Iterator[Any]:
+    """Open a fresh browser context (own cookies) with the given locale and return a page."""
+    contexts: list[Any] = []
+
+    def open_page(locale: str = "en-US") -> Any:
+        context = browser.new_context(locale=locale)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
