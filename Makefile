@@ -10,12 +10,17 @@ PORT ?= 5000
 
 .PHONY: install run test check lint typecheck migrations-check browser translations bench clean
 
-install: $(STAMP) $(CATALOGUES)
+install: $(STAMP) $(CATALOGUES) idp/node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The local OpenID provider used by the demo families and by the login tests.
+idp/node_modules/.package-lock.json: idp/package-lock.json
+	npm ci --prefix idp --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Message catalogues are build output: compiled from the reviewed .po sources.
@@ -43,7 +48,7 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench migrations/env.py
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy --strict app
@@ -56,4 +61,4 @@ migrations-check: install
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CATALOGUES)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CATALOGUES) idp/node_modules

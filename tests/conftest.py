@@ -29,7 +29,7 @@ from app.config import Settings
 from app.db import get_database, make_engine
 from app.migrate import upgrade
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.idp"]
 
 TEST_DATABASE_URL = os.environ.get("PHOTOGATE_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("PHOTOGATE_TEST_REDIS_URL") or None
