@@ -64,7 +64,10 @@ def serve(host: str, port: int) -> None:
     if settings.is_production:
         raise click.ClickException("use gunicorn in production (see docker/)")
     click.echo(f"PhotoGate on http://{host}:{port}  (Ctrl+C stops it)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    # run_simple, not app.run(): Flask ignores app.run() inside its own CLI.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @cli.command()

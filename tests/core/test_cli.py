@@ -89,3 +89,38 @@ def test_serve_refuses_production(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve"], env=env)
     assert result.exit_code != 0
     assert "gunicorn" in result.output
+
+
+def test_serve_answers_on_the_chosen_port(cli_env: dict[str, str]) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | cli_env
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = b""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    body = r.read()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        assert body == b'{"status":"ok"}\n', process.stdout.read() if process.poll() else ""
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
