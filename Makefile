@@ -30,12 +30,12 @@ app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messa
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F app/translations/babel.cfg -k _l -k lazy_gettext \
 		-o app/translations/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations
 
 run: install
 	$(BIN)/photogate db upgrade
 	$(BIN)/photogate demo
-	$(BIN)/photogate serve --port $(PORT)
+	PHOTOGATE_PUBLIC_URL=$${PHOTOGATE_PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(BIN)/photogate serve --port $(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
 browser:

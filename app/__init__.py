@@ -18,10 +18,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import models  # noqa: F401 (registers every table on Base.metadata)
+    from app.auth.setup import init_identity
     from app.config import Settings
     from app.db import Database, make_engine
     from app.errors import register_error_handlers
-    from app.extensions import babel, csrf, limiter
+    from app.extensions import babel, csrf, init_limiter, limiter_storage_options
     from app.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, select_locale
     from app.jobs import JobRunner
     from app.security import install_security_headers
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_STORAGE_OPTIONS=limiter_storage_options(settings),
         WTF_CSRF_TIME_LIMIT=3600,
         PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
     )
@@ -67,9 +69,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     Database(make_engine(settings.database_url)).init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     install_security_headers(app, settings)
     register_error_handlers(app)
+    init_identity(app, settings, secrets)
 
     @app.context_processor
     def _template_globals() -> dict[str, object]:
@@ -84,4 +87,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
+
+    from app.studio.api import bp as studio_api_bp
+    from app.studio.views import bp as studio_bp
+
+    app.register_blueprint(studio_bp)
+    app.register_blueprint(studio_api_bp)
     return app

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from app import create_app
-from app.config import ConfigError
+from app.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from app.auth.local_provider import LocalProvider
 
 
 def _create_app() -> Flask:
@@ -63,11 +68,48 @@ def serve(host: str, port: int) -> None:
     settings = app.extensions["photogate.settings"]
     if settings.is_production:
         raise click.ClickException("use gunicorn in production (see docker/)")
+    provider = _start_local_provider(app, settings)
     click.echo(f"PhotoGate on http://{host}:{port}  (Ctrl+C stops it)")
     # run_simple, not app.run(): Flask ignores app.run() inside its own CLI.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if provider is not None:
+            provider.stop()
+
+
+def _start_local_provider(app: Flask, settings: Settings) -> LocalProvider | None:
+    """Start the demo families' OpenID provider (development only, never in production)."""
+    from app.auth.demo_logins import demo_users
+    from app.auth.local_provider import (
+        ClientSpec,
+        LocalProvider,
+        LocalProviderError,
+        ensure_installed,
+    )
+    from app.auth.setup import LOCAL_CLIENT_ID, local_provider_config
+
+    config = local_provider_config(settings)
+    if config is None or settings.env != "development":
+        return None
+    client = ClientSpec(
+        client_id=LOCAL_CLIENT_ID,
+        client_secret=config.client_secret_file.read_text().strip(),
+        redirect_uris=[f"{settings.public_url}/auth/callback/{config.name}"],
+    )
+    try:
+        ensure_installed()
+        provider = LocalProvider(
+            clients=[client],
+            users=demo_users(app.config["SECRET_KEY"]),
+            port=settings.local_oidc_port,
+        ).start()
+    except LocalProviderError as error:
+        raise click.ClickException(f"the local OpenID provider did not start: {error}") from None
+    click.echo(f"Demo OpenID provider on {provider.issuer}")
+    return provider
 
 
 @cli.command()
@@ -82,11 +124,18 @@ def worker() -> None:
     settings = current_app.extensions["photogate.settings"]
     if not settings.redis_url:
         raise click.ClickException("PHOTOGATE_REDIS_URL is not set: jobs already run inline")
+    # Loaded and warmed once here, so each forked job starts with the imaging ready.
+    from app.studio.jobs import warm_up
+
+    warm_up()
     Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url)).work()
 
 
 def _register_feature_groups() -> None:
     """Feature command groups (``photogate watermark …``) are added here."""
+    from app.studio.cli import studio
+
+    cli.add_command(studio)
 
 
 def main() -> None:

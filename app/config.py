@@ -7,7 +7,9 @@ variables at all: SQLite and files under ``var/``, secrets generated once under
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets as _secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +61,91 @@ class Secrets:
     kek: bytes = field(repr=False)
 
 
+#: Provider names appear in callback URLs (/auth/callback/<name>), so they stay URL-safe.
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+#: Port of the local OpenID provider of the development demo (stable, so its issuer is too).
+DEFAULT_LOCAL_OIDC_PORT = 5001
+
+
+@dataclass(frozen=True)
+class OidcProviderConfig:
+    """One OpenID Connect provider families can sign in with (Google, Microsoft, LINE, ...)."""
+
+    name: str
+    #: The exact issuer identifier; discovery metadata and ID tokens must name it verbatim.
+    issuer: str
+    client_id: str
+    #: The client secret is read from this file, never from the providers file itself.
+    client_secret_file: Path
+    label: str = ""
+    #: Where the metadata lives when it is not under the issuer (e.g. Microsoft's consumers
+    #: tenant publishes a tenant-specific issuer).
+    discovery_url: str = ""
+    scopes: str = "openid email profile"
+
+    def __post_init__(self) -> None:
+        if not self.discovery_url:
+            object.__setattr__(
+                self,
+                "discovery_url",
+                self.issuer.rstrip("/") + "/.well-known/openid-configuration",
+            )
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+
+def _read_oidc_providers(path: Path) -> tuple[OidcProviderConfig, ...]:
+    variable = "PHOTOGATE_OIDC_PROVIDERS_FILE"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise ConfigError(f"{variable}: cannot read {path}") from None
+    except ValueError as error:
+        raise ConfigError(f"{variable}: {path} is not valid JSON ({error})") from None
+    if not isinstance(raw, list):
+        raise ConfigError(f"{variable}: {path} must hold a JSON list of providers")
+    providers = []
+    for index, entry in enumerate(raw):
+        where = f"{variable}: provider #{index + 1}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a JSON object")
+        if "client_secret" in entry:
+            raise ConfigError(f"{where}: give client_secret_file (a path), not client_secret")
+        unknown = set(entry) - {
+            "name",
+            "issuer",
+            "client_id",
+            "client_secret_file",
+            "label",
+            "discovery_url",
+            "scopes",
+        }
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        missing = [
+            k for k in ("name", "issuer", "client_id", "client_secret_file") if k not in entry
+        ]
+        if missing:
+            raise ConfigError(f"{where}: missing {', '.join(missing)}")
+        if not all(isinstance(value, str) for value in entry.values()):
+            raise ConfigError(f"{where}: every value must be a string")
+        secret_file = Path(entry["client_secret_file"])
+        if not secret_file.is_absolute():
+            secret_file = path.parent / secret_file
+        providers.append(
+            OidcProviderConfig(
+                name=entry["name"],
+                issuer=entry["issuer"],
+                client_id=entry["client_id"],
+                client_secret_file=secret_file,
+                label=entry.get("label", ""),
+                discovery_url=entry.get("discovery_url", ""),
+                scopes=entry.get("scopes", "openid email profile"),
+            )
+        )
+    return tuple(providers)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of one PhotoGate process."""
@@ -74,6 +161,11 @@ class Settings:
     max_upload_bytes: int = 60 * 1024 * 1024
     log_level: str = "INFO"
     secret_files: Mapping[str, Path] = field(default_factory=dict)
+    #: The OpenID Connect providers families sign in with.
+    oidc_providers: tuple[OidcProviderConfig, ...] = ()
+    #: Development only: the port of the local OpenID provider of the demo families
+    #: (``photogate serve`` starts it); None means no local provider.
+    local_oidc_port: int | None = None
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -122,6 +214,14 @@ class Settings:
         password_file = get("PHOTOGATE_DATABASE_PASSWORD_FILE")
         if password_file is not None:
             database_url = _with_password(database_url, Path(password_file))
+        providers_file = get("PHOTOGATE_OIDC_PROVIDERS_FILE")
+        oidc_providers = _read_oidc_providers(Path(providers_file)) if providers_file else ()
+        local_port_raw = get("PHOTOGATE_LOCAL_OIDC_PORT")
+        local_oidc_port = (
+            _parse_int("PHOTOGATE_LOCAL_OIDC_PORT", local_port_raw or "0")
+            if local_port_raw is not None
+            else DEFAULT_LOCAL_OIDC_PORT
+        )
         settings = cls(
             env=env,
             var_dir=var_dir,
@@ -140,6 +240,9 @@ class Settings:
             ),
             log_level=(get("PHOTOGATE_LOG_LEVEL") or "INFO").upper(),
             secret_files=secret_files,
+            oidc_providers=oidc_providers,
+            # Only the development demo runs a local provider; 0 switches it off.
+            local_oidc_port=(local_oidc_port or None) if env == "development" else None,
         )
         settings.validate()
         return settings
@@ -162,6 +265,11 @@ class Settings:
     def blob_dir(self) -> Path:
         return self.var_dir / "blobs"
 
+    @property
+    def local_oidc_secret_file(self) -> Path:
+        """The demo provider's client secret (generated once, development only)."""
+        return self.var_dir / "secrets" / "local_oidc_client.key"
+
     # -- checks ----------------------------------------------------------------------
 
     def validate(self) -> None:
@@ -170,8 +278,13 @@ class Settings:
             raise ConfigError("PHOTOGATE_DEFAULT_LOCALE must be ja or en")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("PHOTOGATE_PUBLIC_URL must start with http:// or https://")
+        self._validate_oidc_providers()
+        if self.local_oidc_port is not None and not 0 < self.local_oidc_port < 65536:
+            raise ConfigError("PHOTOGATE_LOCAL_OIDC_PORT must be a TCP port (1-65535), or 0")
         if not self.is_production:
             return
+        if self.local_oidc_port is not None:
+            raise ConfigError("the local OpenID provider is for development only")
         if self.is_sqlite:
             raise ConfigError(
                 "PHOTOGATE_DATABASE_URL must point at PostgreSQL in production "
@@ -188,6 +301,31 @@ class Settings:
             path = self.secret_files[name]
             if not path.is_file():
                 raise ConfigError(f"{var} must name an existing secret file in production")
+
+    def _validate_oidc_providers(self) -> None:
+        variable = "PHOTOGATE_OIDC_PROVIDERS_FILE"
+        names: set[str] = set()
+        for provider in self.oidc_providers:
+            if not _PROVIDER_NAME.match(provider.name):
+                raise ConfigError(
+                    f"{variable}: provider name {provider.name!r} must be 1-32 characters "
+                    "of a-z, 0-9 and -"
+                )
+            if provider.name in names:
+                raise ConfigError(f"{variable}: provider name {provider.name!r} appears twice")
+            names.add(provider.name)
+            if provider.name == "local" and self.local_oidc_port is not None:
+                raise ConfigError(f"{variable}: the name 'local' is taken by the demo provider")
+            # Plain http is tolerated for loopback providers (tests, the demo), never in
+            # production: the metadata and the token exchange must not travel in clear.
+            for url in (provider.issuer, provider.discovery_url):
+                secure = url.startswith("https://")
+                if self.is_production and not secure:
+                    raise ConfigError(f"{variable}: {url} must be https:// in production")
+                if not secure and not url.startswith("http://"):
+                    raise ConfigError(f"{variable}: {url} must be an http(s) URL")
+            if not provider.client_id:
+                raise ConfigError(f"{variable}: provider {provider.name!r} has no client_id")
 
     def load_secrets(self) -> Secrets:
         """Read the secrets; outside production, generate missing ones (mode 0600)."""
@@ -231,3 +369,8 @@ def _create_secret_file(path: Path) -> None:
         return
     with os.fdopen(fd, "wb") as handle:
         handle.write(_secrets.token_hex(SECRET_BYTES).encode("ascii"))
+
+
+def ensure_secret_file(path: Path) -> None:
+    """Create ``path`` with a random secret (mode 0600) unless it exists."""
+    _create_secret_file(path)

@@ -59,6 +59,10 @@ class DemoReport:
     staff: list[StaffLogin] = field(default_factory=list)
     event: str = ""
     photos: int = 0
+    #: Local provider logins of the demo guardians: (username, password).
+    guardian_logins: list[tuple[str, str]] = field(default_factory=list)
+    #: Fresh invitation codes: (family, code).
+    invitations: list[tuple[str, str]] = field(default_factory=list)
 
     def render(self) -> str:
         """A plain-text summary for the terminal."""
@@ -74,6 +78,17 @@ class DemoReport:
             f"TOTP secret: {login.totp_secret}"
             for login in self.staff
         )
+        if self.guardian_logins:
+            lines.append("  family sign-in at the local demo provider (Sign in > Demo provider):")
+            lines.extend(
+                f"    {username:<8} password: {password}"
+                for username, password in self.guardian_logins
+            )
+        if self.invitations:
+            lines.append(
+                "  invitation codes (new on every start; enter one at /join after signing in):"
+            )
+            lines.extend(f"    {family:<16} {code}" for family, code in self.invitations)
         return "\n".join(lines)
 
 
@@ -88,10 +103,32 @@ def seed_demo(session: Session, app: Flask) -> DemoReport:
     report.staff = _refresh_staff(session, school)
     event = session.scalar(select(Event).where(Event.school_id == school.id))
     if event is not None:
+        _ensure_demo_photos(session, app, event)
         report.event = event.title
         report.photos = len(event.photos)
+    _refresh_family_access(session, app, school, report)
     session.flush()
     return report
+
+
+def _refresh_family_access(
+    session: Session, app: Flask, school: School, report: DemoReport
+) -> None:
+    from app.auth.demo_logins import demo_users
+    from app.families.services import issue_roster_invitations
+
+    report.guardian_logins = [
+        (user.username, user.password) for user in demo_users(app.config["SECRET_KEY"])
+    ]
+    issued = issue_roster_invitations(
+        session,
+        None,
+        school,
+        [family.id for family in school.families],
+        key=app.extensions["photogate.codes_key"],
+        now=utcnow(),
+    )
+    report.invitations = [(item.family.display_name, item.code) for item in issued]
 
 
 def _create_school(session: Session) -> School:
@@ -118,21 +155,53 @@ def _create_school(session: Session) -> School:
     )
     session.add(event)
     session.flush()
+    return school
+
+
+def _ensure_demo_photos(session: Session, app: Flask, event: Event) -> None:
+    """Put the generated photos through the real upload pipeline: the original stored
+    encrypted under the blob directory, master, preview and thumbnail made, status ready."""
+    from contextlib import nullcontext
+
+    from app.studio.jobs import app_blobs, app_limits
+    from app.studio.services import accept_upload, process_photo
+    from app.studio.storage import MASTER
+
+    blobs, limits = app_blobs(app), app_limits(app)
+    photographer = session.scalar(select(StaffUser).where(StaffUser.email == STAFF[0][0]))
     for index in range(DEMO_PHOTO_COUNT):
         data = _encode(generate_demo_photo(index))
-        width, height = DEMO_PHOTO_SIZE
-        session.add(
-            Photo(
-                event=event,
-                status=PhotoStatus.PENDING,
-                width=width,
-                height=height,
-                original_sha256=hashlib.sha256(data).hexdigest(),
-                byte_size=len(data),
+        existing = session.scalar(
+            select(Photo).where(
+                Photo.event_id == event.id,
+                Photo.original_sha256 == hashlib.sha256(data).hexdigest(),
             )
         )
-    session.flush()
-    return school
+        if existing is not None:
+            if (
+                existing.status is PhotoStatus.READY
+                and existing.wrapped_key is not None
+                and blobs.exists(existing.id, MASTER, existing.wrapped_key)
+            ):
+                continue
+            # Seeded before photos were stored, or the blobs were deleted: make it again.
+            session.delete(existing)
+            session.flush()
+        outcome = accept_upload(
+            session,
+            blobs,
+            photographer,
+            event,
+            filename=f"sports-day-{index + 1:02}.jpg",
+            data=data,
+            limits=limits,
+            now=utcnow(),
+        )
+        if outcome.photo is None:
+            continue
+        process_photo(lambda: nullcontext(session), blobs, outcome.photo.id, limits, utcnow)
+        session.expire(outcome.photo)
+    session.expire(event, ["photos"])
 
 
 def _refresh_staff(session: Session, school: School) -> list[StaffLogin]:

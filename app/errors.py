@@ -27,6 +27,11 @@ class AppError(Exception):
         super().__init__(message or "")
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (e.g. ``Retry-After`` on a lockout)."""
+        return {}
+
 
 class Invalid(AppError):
     status_code = 400
@@ -89,8 +94,9 @@ def register_error_handlers(app: Flask) -> None:
     """Install the handlers; called by the application factory."""
 
     @app.errorhandler(AppError)
-    def _app_error(error: AppError) -> tuple[Response | str, int]:
-        return render_error(error.status_code, error.message)
+    def _app_error(error: AppError) -> tuple[Response | str, int, dict[str, str]]:
+        body, status = render_error(error.status_code, error.message)
+        return body, status, error.headers
 
     @app.errorhandler(CSRFError)
     def _csrf_error(_error: CSRFError) -> tuple[Response | str, int]:

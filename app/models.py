@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
-from app.auth.models import Guardian, StaffRole, StaffUser
+from app.audit.models import AuditEvent
+from app.auth.models import (
+    Guardian,
+    OidcLoginRequest,
+    RecoveryCode,
+    SetPasswordLink,
+    SignInThrottle,
+    StaffRole,
+    StaffUser,
+    UserSession,
+)
 from app.db import Base
-from app.gallery.models import Event, Photo, PhotoStatus, event_classrooms, event_photographers
+from app.families.models import Invitation
+from app.gallery.models import (
+    Album,
+    Event,
+    Photo,
+    PhotoStatus,
+    event_classrooms,
+    event_photographers,
+)
 from app.schools.models import Classroom, Enrolment, Family, School, Student
+from app.studio.models import ApiToken, PhotoDeletion
 
 __all__ = [
+    "Album",
+    "ApiToken",
+    "AuditEvent",
     "Base",
     "Classroom",
     "Enrolment",
     "Event",
     "Family",
     "Guardian",
+    "Invitation",
+    "OidcLoginRequest",
     "Photo",
+    "PhotoDeletion",
     "PhotoStatus",
+    "RecoveryCode",
     "School",
+    "SetPasswordLink",
+    "SignInThrottle",
     "StaffRole",
     "StaffUser",
     "Student",
+    "UserSession",
     "event_classrooms",
     "event_photographers",
 ]

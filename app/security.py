@@ -28,12 +28,19 @@ def content_security_policy(extra_form_actions: tuple[str, ...] = ()) -> str:
 
 def install_security_headers(app: Flask, settings: Settings) -> None:
     """Add the headers in an ``after_request`` hook."""
-    csp = content_security_policy()
+
+    def _csp() -> str:
+        # Sign-in forms POST to us and are redirected to the provider's authorization
+        # endpoint; Chromium applies form-action to that redirect, so the providers' origins
+        # (known once their metadata is read) must be listed.
+        oidc = app.extensions.get("photogate.oidc")
+        origins = oidc.form_action_origins() if oidc is not None else ()
+        return content_security_policy(tuple(origins))
 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
+        headers.setdefault("Content-Security-Policy", _csp())
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")

@@ -125,10 +125,11 @@ def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
     """A session on the test transaction, for factories and assertions."""
-    with app.app_context():
-        db = get_database(app).sessionmaker()
-        yield db
-        db.close()
+    # No application context is held open here: each request of the test then gets its own,
+    # with a fresh ``g``, exactly as in production.
+    db = get_database(app).sessionmaker()
+    yield db
+    db.close()
 
 
 @pytest.fixture
@@ -167,18 +168,29 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server_overrides() -> dict[str, Any]:
+    """Extra Settings fields of the live server (a sub-directory's conftest may override)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_server_overrides: dict[str, Any]) -> Iterator[LiveServer]:
     """The app on a free loopback port in a thread, on its own committed database."""
     scratch = create_scratch_database(tmp_path, "live")
+    # The socket is bound first so the public URL (and redirect URIs built from it) can
+    # name the real port.
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
     live_settings = Settings(
         env="test",
         var_dir=tmp_path / "live-var",
         database_url=scratch.url,
         redis_url=TEST_REDIS_URL,
         cookie_secure=False,
+        public_url=f"http://127.0.0.1:{server.server_port}",
+        **live_server_overrides,
     )
     application = create_app(live_settings)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, application, threaded=True)
+    server.app = application
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

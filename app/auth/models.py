@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -37,6 +45,8 @@ class Guardian(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    joined_family_at: Mapped[dt.datetime | None]
+    last_sign_in_at: Mapped[dt.datetime | None]
 
     family: Mapped[Family | None] = relationship(back_populates="guardians")
 
@@ -67,8 +77,142 @@ class StaffUser(Base):
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last accepted TOTP time-step: a code is good once, even inside its window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[dt.datetime | None]
 
     school: Mapped[School | None] = relationship()
+
+
+class SessionStage(enum.StrEnum):
+    """How far a sign-in has got; only ACTIVE sessions authenticate requests."""
+
+    ACTIVE = "active"
+    # Staff: password accepted, second factor still to come.
+    SECOND_FACTOR = "second_factor"
+    # Staff: password set through a link, TOTP still to enrol.
+    ENROL = "enrol"
+
+
+def _enum(enum_class: type[enum.StrEnum], name: str, length: int) -> Enum:
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class UserSession(Base):
+    """A server-side sign-in; the browser holds only a random id whose SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            "(guardian_id IS NULL) <> (staff_user_id IS NULL)", name="exactly_one_account"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    guardian_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guardians.id", ondelete="CASCADE"), index=True
+    )
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[SessionStage] = mapped_column(_enum(SessionStage, "session_stage", 16))
+    # The account's session_version at sign-in; a bump ends this session.
+    session_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    user_agent_family: Mapped[str] = mapped_column(String(64), default="")
+    ip_prefix: Mapped[str] = mapped_column(String(64), default="")
+
+    guardian: Mapped[Guardian | None] = relationship()
+    staff_user: Mapped[StaffUser | None] = relationship()
+
+
+class OidcLoginRequest(Base):
+    """One started OpenID Connect sign-in: state, nonce and PKCE verifier, used once.
+
+    ``browser_hash`` ties it to the browser that started it (a cookie only that browser
+    holds), so a callback URL pasted into another browser is refused.
+    """
+
+    __tablename__ = "oidc_login_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_url: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None]
+
+
+class ThrottleScope(enum.StrEnum):
+    STAFF_PASSWORD = "staff_password"  # noqa: S105 -- a scope name, not a credential
+    SECOND_FACTOR = "second_factor"
+    INVITATION_CLAIM = "invitation_claim"
+
+
+class SignInThrottle(Base):
+    """Failed attempts of one key (e.g. account + IP) and the lock they earned."""
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (UniqueConstraint("scope", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[ThrottleScope] = mapped_column(_enum(ThrottleScope, "throttle_scope", 32))
+    # SHA-256 of the key, so the table holds no e-mail addresses of people who mistyped.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    locked_until: Mapped[dt.datetime | None]
+
+
+class RecoveryCode(Base):
+    """A single-use second factor for a staff member who lost their authenticator."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[dt.datetime | None]
+
+
+class SetPasswordLink(Base):
+    """A single-use, expiring link with which a staff member sets their password."""
+
+    __tablename__ = "set_password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+    staff_user: Mapped[StaffUser] = relationship(foreign_keys=[staff_user_id])

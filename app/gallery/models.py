@@ -6,14 +6,17 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     Enum,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +43,7 @@ class PhotoStatus(enum.StrEnum):
     PENDING = "pending"  # original stored, derivatives not made yet
     READY = "ready"  # every derivative exists; visible when released
     FAILED = "failed"  # processing failed; reason kept, retry possible
+    PURGED = "purged"  # retention deleted its image data; the row stays for orders and records
 
 
 class Event(Base):
@@ -54,11 +58,18 @@ class Event(Base):
     sale_starts_at: Mapped[dt.datetime]
     sale_ends_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set by the school (e.g. swimming day): new uploads arrive withheld until released.
+    hold_new_uploads: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # Days after the sale window closes until photos are deleted; None = the platform default.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
     school: Mapped[School] = relationship()
     audience: Mapped[list[Classroom]] = relationship(secondary=event_classrooms)
     photographers: Mapped[list[StaffUser]] = relationship(secondary=event_photographers)
     photos: Mapped[list[Photo]] = relationship(back_populates="event", order_by="Photo.id")
+    albums: Mapped[list[Album]] = relationship(back_populates="event", order_by="Album.name")
 
     def is_on_sale(self, now: dt.datetime) -> bool:
         return self.sale_starts_at <= now < self.sale_ends_at
@@ -93,5 +104,53 @@ class Photo(Base):
     byte_size: Mapped[int] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The photo's data key wrapped by the key-encryption key; cleared by retention, which
+    # leaves any copy of the blobs (a backup, a failed delete) undecryptable.
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(255))
+    album_id: Mapped[int | None] = mapped_column(
+        ForeignKey("albums.id", ondelete="SET NULL"), index=True
+    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    # The uploaded file's base name (never a path), shown to staff only.
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    # A stable code (a RejectedImage code, "storage", "internal") next to the readable reason.
+    failure_code: Mapped[str | None] = mapped_column(String(32))
+    queued_at: Mapped[dt.datetime | None]
+    processed_at: Mapped[dt.datetime | None]
+    # pHash and dHash of the clean master (hex): the leak investigation's fallback.
+    phash: Mapped[str | None] = mapped_column(String(16))
+    dhash: Mapped[str | None] = mapped_column(String(16))
+    # Withheld photos are never shown to families, whatever their status.
+    withheld_at: Mapped[dt.datetime | None]
+    withheld_reason: Mapped[str | None] = mapped_column(String(200))
+    withheld_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    purged_at: Mapped[dt.datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="photos")
+    album: Mapped[Album | None] = relationship(back_populates="photos")
+
+    @property
+    def is_withheld(self) -> bool:
+        return self.withheld_at is not None
+
+
+class Album(Base):
+    """A named group of photos within one event ("Relay race", "Class 3-A")."""
+
+    __tablename__ = "albums"
+    __table_args__ = (UniqueConstraint("event_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="albums")
+    photos: Mapped[list[Photo]] = relationship(back_populates="album", order_by="Photo.id")

@@ -58,6 +58,8 @@ class Family(Base):
     # The school's own family reference from its roster export (not a secret).
     reference: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
+    # How the school reaches the family (from the roster); shown on invitation letters.
+    contact: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     school: Mapped[School] = relationship(back_populates="families")

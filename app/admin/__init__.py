@@ -1,0 +1,1 @@
+"""The staff console: start page, staff accounts, the audit log."""

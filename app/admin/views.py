@@ -1,0 +1,190 @@
+"""The staff console: a start page per role, staff accounts, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+
+from app.admin.forms import ActionForm, StaffCreateForm
+from app.audit.models import AuditEvent
+from app.audit.services import verify_chain
+from app.auth.login import audit, staff_or_403, staff_required
+from app.auth.models import StaffRole, StaffUser
+from app.auth.policies import (
+    Permission,
+    can_manage_staff,
+    has_permission,
+    require,
+    require_found,
+)
+from app.auth.services import (
+    IssuedLink,
+    create_staff,
+    reset_staff_sign_in,
+    set_staff_active,
+    staff_visible_to,
+)
+from app.auth.sessions import end_all_sessions
+from app.clock import now
+from app.db import db_session
+from app.errors import Invalid
+from app.schools.models import School
+
+bp = Blueprint("admin", __name__, template_folder="templates")
+
+AUDIT_PAGE = 200
+
+
+def _staff() -> StaffUser:
+    return staff_or_403()
+
+
+@bp.get("/staff")
+@staff_required
+def home() -> str:
+    staff = _staff()
+    return render_template(
+        "admin/home.html",
+        staff=staff,
+        can_roster=has_permission(staff, Permission.ROSTER_MANAGE),
+        can_staff=has_permission(staff, Permission.STAFF_MANAGE),
+        can_audit=has_permission(staff, Permission.AUDIT_VIEW),
+    )
+
+
+def _create_form(staff: StaffUser) -> StaffCreateForm:
+    form = StaffCreateForm()
+    schools = db_session().scalars(select(School).order_by(School.name))
+    if staff.role is StaffRole.OPERATOR:
+        form.school_id.choices = cast(
+            Any, [SelectChoice(0, _("— none —")), *(SelectChoice(s.id, s.name) for s in schools)]
+        )
+    else:
+        form.role.choices = cast(
+            Any, [SelectChoice(StaffRole.SCHOOL_ADMIN.value, _("School administrator"))]
+        )
+        form.school_id.choices = cast(
+            Any, [SelectChoice(s.id, s.name) for s in schools if s.id == staff.school_id]
+        )
+    return form
+
+
+@bp.route("/staff/accounts", methods=["GET", "POST"])
+@staff_required
+def accounts() -> str | tuple[str, int]:
+    staff = _staff()
+    require(has_permission(staff, Permission.STAFF_MANAGE))
+    form = _create_form(staff)
+    db = db_session()
+    if form.validate_on_submit():
+        role = StaffRole(form.role.data)
+        school_id = form.school_id.data or None
+        user, issued = create_staff(
+            db,
+            staff,
+            email=form.email.data or "",
+            display_name=form.display_name.data or "",
+            role=role,
+            school_id=school_id,
+            now=now(),
+        )
+        audit("staff.created", subject=f"staff:{user.id}", details={"role": role.value})
+        db.commit()
+        return _link_page(user, issued)
+    status = 400 if form.is_submitted() else 200
+    html = render_template(
+        "admin/accounts.html",
+        form=form,
+        accounts=staff_visible_to(db, staff),
+        action=ActionForm(),
+        can_manage=lambda target: can_manage_staff(staff, target),
+    )
+    return (html, status) if status != 200 else html
+
+
+def _link_page(user: StaffUser, issued: IssuedLink) -> str:
+    public_url: str = current_app.extensions["photogate.settings"].public_url
+    link = f"{public_url}{url_for('auth.set_password', token=issued.token)}"
+    return render_template("admin/link.html", user=user, link=link, expires=issued.link.expires_at)
+
+
+def _managed(user_id: int) -> StaffUser:
+    staff = _staff()
+    require(has_permission(staff, Permission.STAFF_MANAGE))
+    target = require_found(db_session().get(StaffUser, user_id))
+    require_found(
+        target, visible=staff.role is StaffRole.OPERATOR or target.school_id == staff.school_id
+    )
+    require(can_manage_staff(staff, target))
+    return target
+
+
+def _checked_form() -> None:
+    if not ActionForm().validate_on_submit():
+        raise Invalid()
+
+
+@bp.post("/staff/accounts/<int:user_id>/reset")
+@staff_required
+def reset(user_id: int) -> str:
+    target = _managed(user_id)
+    _checked_form()
+    db = db_session()
+    issued = reset_staff_sign_in(db, _staff(), target, now=now())
+    audit("staff.sign_in_reset", subject=f"staff:{target.id}")
+    db.commit()
+    return _link_page(target, issued)
+
+
+@bp.post("/staff/accounts/<int:user_id>/deactivate")
+@staff_required
+def deactivate(user_id: int) -> WerkzeugResponse:
+    target = _managed(user_id)
+    _checked_form()
+    db = db_session()
+    set_staff_active(db, _staff(), target, False, now=now())
+    audit("staff.deactivated", subject=f"staff:{target.id}")
+    db.commit()
+    flash(_("The account has been deactivated."))
+    return redirect(url_for("admin.accounts"), code=303)
+
+
+@bp.post("/staff/accounts/<int:user_id>/activate")
+@staff_required
+def activate(user_id: int) -> WerkzeugResponse:
+    target = _managed(user_id)
+    _checked_form()
+    db = db_session()
+    set_staff_active(db, _staff(), target, True, now=now())
+    audit("staff.activated", subject=f"staff:{target.id}")
+    db.commit()
+    flash(_("The account has been activated."))
+    return redirect(url_for("admin.accounts"), code=303)
+
+
+@bp.post("/staff/accounts/<int:user_id>/revoke-sessions")
+@staff_required
+def revoke_sessions(user_id: int) -> WerkzeugResponse:
+    target = _managed(user_id)
+    _checked_form()
+    db = db_session()
+    ended = end_all_sessions(db, target, now=now(), reason="revoked_by_admin")
+    audit("auth.sessions_revoked", subject=f"staff:{target.id}", details={"sessions": ended})
+    db.commit()
+    flash(_("The account has been signed out on every device."))
+    return redirect(url_for("admin.accounts"), code=303)
+
+
+@bp.get("/staff/audit")
+@staff_required
+def audit_log() -> str:
+    require(has_permission(_staff(), Permission.AUDIT_VIEW))
+    db = db_session()
+    report = verify_chain(db, key=current_app.extensions["photogate.audit_key"])
+    events = list(db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
+    return render_template("admin/audit.html", report=report, events=events)

@@ -1,0 +1,413 @@
+"""Sign-in and sign-out: families through OpenID Connect, staff with password and TOTP."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from app.auth.forms import (
+    ActionForm,
+    CodeForm,
+    EnrolForm,
+    ProviderSignInForm,
+    SetPasswordForm,
+    StaffSignInForm,
+)
+from app.auth.login import (
+    account_required,
+    audit,
+    begin_session,
+    clear_cookie,
+    codes_key,
+    current_signed_in,
+    login_cookie_name,
+    oidc_client,
+    pending_session,
+    set_cookie,
+    sign_out_response,
+    signed_in_or_403,
+)
+from app.auth.models import SessionStage, StaffUser
+from app.auth.oidc import LOGIN_REQUEST_LIFETIME, CallbackRejected, ProviderUnavailable
+from app.auth.services import (
+    CodeRefused,
+    SignInFailed,
+    authenticate_staff,
+    confirm_totp_enrolment,
+    guardian_for_identity,
+    new_totp_secret,
+    normalise_email,
+    provisioning_uri,
+    set_password_with_link,
+    valid_link,
+    verify_second_factor,
+)
+from app.auth.sessions import active_sessions, end_all_sessions, end_session, session_of
+from app.auth.throttle import Locked
+from app.auth.tokens import new_token, sha256_hex
+from app.clock import now
+from app.db import db_session
+from app.errors import Invalid, NotFound, render_error
+from app.extensions import limiter
+from app.qr import qr_svg
+from app.urls import safe_next
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+# Callback parameters that must appear at most once (a second copy could smuggle a value
+# past one check and into another).
+_SINGLE_PARAMETERS = ("code", "state", "iss", "error")
+_ENROL_SECRET = "totp_enrol_secret"  # noqa: S105 -- a session key name
+
+
+def _staff_email_key() -> str:
+    return "staff-email:" + sha256_hex(normalise_email(request.form.get("email", "")))
+
+
+def _pending_staff_key() -> str:
+    pending = pending_session()
+    return f"staff-pending:{pending.staff_user_id if pending is not None else '-'}"
+
+
+# -- families ------------------------------------------------------------------------
+
+
+@bp.get("/signin")
+def sign_in() -> str:
+    form = ProviderSignInForm(next=safe_next(request.args.get("next"), ""))
+    return render_template("auth/sign_in.html", form=form, providers=oidc_client().providers)
+
+
+@bp.post("/auth/login/<provider>")
+@limiter.limit("20/minute;200/hour")
+def start_login(provider: str) -> WerkzeugResponse:
+    form = ProviderSignInForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    client = oidc_client()
+    chosen = client.provider(provider)
+    if chosen is None:
+        raise NotFound()
+    db = db_session()
+    browser = request.cookies.get(login_cookie_name()) or new_token()
+    try:
+        url = client.begin(
+            db,
+            chosen,
+            browser_token=browser,
+            next_url=safe_next(form.next.data, ""),
+            now=now(),
+        )
+    except ProviderUnavailable as error:
+        db.rollback()
+        audit(
+            "auth.provider_unavailable",
+            subject=f"provider:{provider}",
+            details={"reason": error.reason},
+        )
+        db.commit()
+        raise
+    db.commit()
+    response = redirect(url, code=303)
+    set_cookie(response, login_cookie_name(), browser, int(LOGIN_REQUEST_LIFETIME.total_seconds()))
+    return response
+
+
+@bp.get("/auth/callback/<provider>")
+@limiter.limit("30/minute;300/hour")
+def callback(provider: str) -> WerkzeugResponse:
+    client = oidc_client()
+    chosen = client.provider(provider)
+    if chosen is None:
+        raise NotFound()
+    db = db_session()
+    try:
+        if any(len(request.args.getlist(name)) > 1 for name in _SINGLE_PARAMETERS):
+            raise CallbackRejected("duplicate_parameter")
+        identity = client.complete(
+            db,
+            chosen,
+            params=request.args.to_dict(flat=True),
+            browser_token=request.cookies.get(login_cookie_name()),
+            now=now(),
+        )
+    except (CallbackRejected, ProviderUnavailable) as error:
+        # The spent state stays spent: the audit event and that mark are committed together.
+        audit(
+            "auth.callback_rejected",
+            subject=f"provider:{provider}",
+            details={"reason": error.reason},
+        )
+        db.commit()
+        logger.warning("OpenID callback for %s rejected: %s", provider, error.reason)
+        body, status = render_error(error.status_code, error.message)
+        response = make_response(body, status)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    guardian = guardian_for_identity(db, identity, now=now())
+    if not guardian.is_active:
+        audit(
+            "auth.sign_in_refused",
+            actor=guardian,
+            subject=f"guardian:{guardian.id}",
+            details={"reason": "account_disabled"},
+        )
+        db.commit()
+        body, status = render_error(403, _("This account has been disabled by the school."))
+        return make_response(body, status)
+    default = url_for("families.home")
+    target = safe_next(identity.next_url, default) if identity.next_url else default
+    redirect_response: WerkzeugResponse = redirect(target)
+    begin_session(redirect_response, guardian)
+    audit(
+        "auth.sign_in",
+        actor=guardian,
+        subject=f"guardian:{guardian.id}",
+        details={"provider": provider},
+    )
+    db.commit()
+    clear_cookie(redirect_response, login_cookie_name())
+    # The callback URL carries the code: never let it leak onward in a Referer.
+    redirect_response.headers["Referrer-Policy"] = "no-referrer"
+    return redirect_response
+
+
+# -- signing out and sessions ------------------------------------------------------------
+
+
+@bp.post("/signout")
+def sign_out() -> WerkzeugResponse:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    signed_in = current_signed_in()
+    db = db_session()
+    pending = pending_session()
+    if signed_in is not None:
+        end_session(db, signed_in.record, now=now(), reason="sign_out")
+        audit("auth.sign_out")
+    elif pending is not None:
+        end_session(db, pending, now=now(), reason="sign_out")
+    db.commit()
+    response = sign_out_response(redirect(url_for("main.home"), code=303))
+    flash(_("You are signed out."))
+    return response
+
+
+@bp.post("/signout/everywhere")
+@account_required
+def sign_out_everywhere() -> WerkzeugResponse:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    account = signed_in_or_403().account
+    db = db_session()
+    ended = end_all_sessions(db, account, now=now(), reason="sign_out_everywhere")
+    audit("auth.sign_out_everywhere", details={"sessions": ended})
+    db.commit()
+    response = sign_out_response(redirect(url_for("main.home"), code=303))
+    flash(_("You are signed out on every device."))
+    return response
+
+
+@bp.get("/account/sessions")
+@account_required
+def sessions() -> str:
+    signed_in = signed_in_or_403()
+    records = active_sessions(db_session(), signed_in.account, now=now())
+    return render_template(
+        "auth/sessions.html", records=records, current_id=signed_in.record.id, form=ActionForm()
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@account_required
+def end_one_session(session_id: int) -> WerkzeugResponse:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    signed_in = signed_in_or_403()
+    db = db_session()
+    record = session_of(db, signed_in.account, session_id)
+    if record is None:
+        raise NotFound()
+    end_session(db, record, now=now(), reason="ended_by_user")
+    audit("auth.session_ended", subject=f"session:{record.id}")
+    db.commit()
+    if record.id == signed_in.record.id:
+        return sign_out_response(redirect(url_for("main.home"), code=303))
+    flash(_("The session has been ended."))
+    return redirect(url_for("auth.sessions"), code=303)
+
+
+# -- staff ---------------------------------------------------------------------------
+
+
+def _staff_landing(next_url: str | None) -> str:
+    return safe_next(next_url, url_for("admin.home"))
+
+
+@bp.route("/staff/signin", methods=["GET", "POST"])
+@limiter.limit("30/minute;300/hour", methods=["POST"])
+@limiter.limit("30/hour", key_func=_staff_email_key, methods=["POST"])
+def staff_sign_in() -> str | WerkzeugResponse | tuple[str, int]:
+    form = StaffSignInForm()
+    if not form.is_submitted():
+        form.next.data = safe_next(request.args.get("next"), "")
+    if form.validate_on_submit():
+        db = db_session()
+        email_hash = sha256_hex(normalise_email(form.email.data or ""))[:16]
+        try:
+            user = authenticate_staff(
+                db, form.email.data or "", form.password.data or "", ip=_client_ip(), now=now()
+            )
+        except Locked:
+            audit("auth.staff_locked", details={"email_sha256": email_hash})
+            db.commit()
+            raise
+        except SignInFailed as error:
+            audit("auth.staff_sign_in_failed", details={"email_sha256": email_hash})
+            db.commit()
+            return render_template("auth/staff_sign_in.html", form=form, error=error.message), 401
+        stage = SessionStage.SECOND_FACTOR if user.totp_secret else SessionStage.ENROL
+        target = "auth.staff_second_factor" if user.totp_secret else "auth.staff_enrol"
+        response = redirect(url_for(target, next=form.next.data or None), code=303)
+        begin_session(response, user, stage)
+        audit("auth.staff_password_accepted", actor=user, subject=f"staff:{user.id}")
+        db.commit()
+        return response
+    return render_template("auth/staff_sign_in.html", form=form, error=None)
+
+
+def _client_ip() -> str:
+    from app.extensions import client_ip
+
+    return client_ip()
+
+
+def _pending_staff(stage: SessionStage) -> StaffUser | None:
+    pending = pending_session()
+    if pending is None or pending.stage is not stage or pending.staff_user is None:
+        return None
+    return pending.staff_user
+
+
+@bp.route("/staff/signin/code", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+@limiter.limit("20/hour", key_func=_pending_staff_key, methods=["POST"])
+def staff_second_factor() -> str | WerkzeugResponse | tuple[str, int]:
+    user = _pending_staff(SessionStage.SECOND_FACTOR)
+    if user is None:
+        return redirect(url_for("auth.staff_sign_in"), code=303)
+    form = CodeForm()
+    if not form.is_submitted():
+        form.next.data = safe_next(request.args.get("next"), "")
+    if form.validate_on_submit():
+        db = db_session()
+        try:
+            method = verify_second_factor(
+                db, user, form.code.data or "", key=codes_key(), now=now()
+            )
+        except Locked:
+            audit("auth.second_factor_locked", actor=user, subject=f"staff:{user.id}")
+            db.commit()
+            raise
+        except CodeRefused as error:
+            audit("auth.second_factor_failed", actor=user, subject=f"staff:{user.id}")
+            db.commit()
+            return render_template("auth/second_factor.html", form=form, error=error.message), 400
+        response = redirect(_staff_landing(form.next.data), code=303)
+        begin_session(response, user)
+        audit("auth.sign_in", actor=user, subject=f"staff:{user.id}", details={"method": method})
+        db.commit()
+        return response
+    return render_template("auth/second_factor.html", form=form, error=None)
+
+
+@bp.route("/staff/enrol", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def staff_enrol() -> str | WerkzeugResponse | tuple[str, int]:
+    user = _pending_staff(SessionStage.ENROL)
+    if user is None:
+        return redirect(url_for("auth.staff_sign_in"), code=303)
+    secret = session.get(_ENROL_SECRET)
+    if not isinstance(secret, str):
+        secret = new_totp_secret()
+        session[_ENROL_SECRET] = secret
+    form = EnrolForm()
+    error = None
+    if form.validate_on_submit():
+        db = db_session()
+        try:
+            codes = confirm_totp_enrolment(
+                db, user, secret, form.code.data or "", key=codes_key(), now=now()
+            )
+        except CodeRefused as refused:
+            error = refused.message
+        else:
+            session.pop(_ENROL_SECRET, None)
+            response = make_response(
+                render_template(
+                    "auth/recovery_codes.html", codes=codes, next_url=url_for("admin.home")
+                )
+            )
+            begin_session(response, user)
+            audit("auth.totp_enrolled", actor=user, subject=f"staff:{user.id}")
+            db.commit()
+            return response
+    uri = provisioning_uri(secret, user.email)
+    html = render_template("auth/enrol.html", form=form, qr=qr_svg(uri), secret=secret, error=error)
+    return (html, 400) if error else html
+
+
+@bp.route("/staff/set-password/<token>", methods=["GET", "POST"])
+@limiter.limit("20/minute")
+def set_password(token: str) -> str | WerkzeugResponse | tuple[str, int]:
+    db = db_session()
+    link = valid_link(db, token, now=now())
+    if link is None:
+        body, status = render_error(
+            400, _("This link has expired or was already used. Ask for a new one.")
+        )
+        return str(body), status
+    form = SetPasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = set_password_with_link(db, token, form.password.data or "", now=now())
+        except Invalid as problem:
+            error = problem.message
+        else:
+            target = "auth.staff_enrol" if user.totp_secret is None else "auth.staff_sign_in"
+            response = redirect(url_for(target), code=303)
+            if user.totp_secret is None:
+                begin_session(response, user, SessionStage.ENROL)
+            audit("auth.password_set", actor=user, subject=f"staff:{user.id}")
+            db.commit()
+            return response
+    html = render_template(
+        "auth/set_password.html", form=form, error=error, email=link.staff_user.email
+    )
+    return (html, 400) if error else html
+
+
+@bp.after_request
+def _no_referrer_for_secrets(response: WerkzeugResponse) -> WerkzeugResponse:
+    # Set-password links carry their token in the path.
+    if request.endpoint == "auth.set_password":
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,1 @@
+"""Families on the school roster: roster import, claim-once invitations, guardians."""

@@ -1,0 +1,433 @@
+"""Family pages (join with a code, guardians, invitations) and the school's roster pages."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from app.auth.login import (
+    audit,
+    codes_key,
+    current_guardian,
+    current_staff,
+    guardian_or_403,
+    guardian_required,
+    staff_or_403,
+    staff_required,
+)
+from app.auth.models import Guardian, StaffRole
+from app.auth.policies import (
+    Permission,
+    can_act_for_school,
+    has_permission,
+    knows_school,
+    require,
+    require_found,
+)
+from app.auth.sessions import end_all_sessions
+from app.auth.throttle import Locked
+from app.auth.tokens import normalise_code
+from app.clock import now
+from app.db import db_session
+from app.errors import Conflict, Invalid
+from app.extensions import limiter
+from app.families.forms import ActionForm, ClaimForm, RosterConfirmForm, RosterUploadForm
+from app.families.models import Invitation, InvitationKind
+from app.families.roster import import_roster, preview_roster
+from app.families.services import (
+    MAX_GUARDIANS,
+    InvitationRefused,
+    claim_invitation,
+    family_invitations,
+    guardian_count,
+    invite_guardian,
+    issue_roster_invitations,
+    joined_by_guardian_invitation,
+    open_invitations,
+    remove_guardian,
+    revoke_invitation,
+    school_families,
+)
+from app.qr import qr_svg
+from app.schools.models import Family, School
+
+bp = Blueprint("families", __name__, template_folder="templates")
+
+
+def _guardian() -> Guardian:
+    return guardian_or_403()
+
+
+def _guardian_key() -> str:
+    guardian = current_guardian()
+    return f"guardian:{guardian.id if guardian is not None else '-'}"
+
+
+def _code_key() -> str:
+    typed = normalise_code(request.form.get("code", ""))
+    return "invitation-code:" + hashlib.sha256(typed.encode()).hexdigest()
+
+
+def _join_url(code: str) -> str:
+    public_url: str = current_app.extensions["photogate.settings"].public_url
+    return f"{public_url}{url_for('families.join')}?code={code}"
+
+
+# -- the family's side ---------------------------------------------------------------
+
+
+@bp.get("/family")
+@guardian_required
+def home() -> str:
+    guardian = _guardian()
+    family = guardian.family
+    if family is None:
+        return render_template("families/no_family.html", form=ClaimForm())
+    db = db_session()
+    joined_by_invite = {
+        g.id: joined_by_guardian_invitation(db, g) is not None for g in family.guardians
+    }
+    return render_template(
+        "families/home.html",
+        family=family,
+        guardian=guardian,
+        joined_by_invite=joined_by_invite,
+        invitations=open_invitations(db, family, InvitationKind.GUARDIAN, now=now()),
+        can_invite=guardian_count(db, family.id) < MAX_GUARDIANS,
+        form=ActionForm(),
+    )
+
+
+@bp.route("/join", methods=["GET", "POST"])
+@guardian_required
+@limiter.limit("60/hour", methods=["POST"])
+@limiter.limit("10/hour", key_func=_guardian_key, methods=["POST"])
+@limiter.limit("5/hour", key_func=_code_key, methods=["POST"])
+def join() -> str | WerkzeugResponse | tuple[str, int]:
+    guardian = _guardian()
+    form = ClaimForm()
+    if not form.is_submitted():
+        form.code.data = request.args.get("code", "")[:64]
+    if form.validate_on_submit():
+        db = db_session()
+        try:
+            invitation = claim_invitation(
+                db, guardian, form.code.data or "", key=codes_key(), now=now()
+            )
+        except Locked:
+            audit("family.claim_locked", subject=f"guardian:{guardian.id}")
+            db.commit()
+            raise
+        except (InvitationRefused, Conflict) as refused:
+            audit(
+                "family.claim_refused",
+                subject=f"guardian:{guardian.id}",
+                details={"reason": type(refused).__name__},
+            )
+            db.commit()
+            return render_template("families/join.html", form=form, error=refused.message), (
+                refused.status_code
+            )
+        audit(
+            "family.code_claimed",
+            subject=f"family:{invitation.family_id}",
+            details={"invitation": invitation.id, "kind": str(invitation.kind)},
+        )
+        db.commit()
+        flash(_("Welcome! You are now a member of your family on PhotoGate."))
+        return redirect(url_for("families.home"), code=303)
+    return render_template("families/join.html", form=form, error=None)
+
+
+@bp.post("/family/invitations")
+@guardian_required
+@limiter.limit("10/hour", key_func=_guardian_key)
+def invite() -> str | tuple[str, int]:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    guardian = _guardian()
+    db = db_session()
+    issued = invite_guardian(db, guardian, key=codes_key(), now=now())
+    audit(
+        "family.guardian_invited",
+        subject=f"family:{issued.family.id}",
+        details={"invitation": issued.invitation.id},
+    )
+    db.commit()
+    return render_template(
+        "families/invitation_link.html", issued=issued, link=_join_url(issued.code)
+    )
+
+
+def _family_invitation(invitation_id: int, family_id: int | None) -> Invitation:
+    invitation = require_found(db_session().get(Invitation, invitation_id))
+    return require_found(
+        invitation, visible=family_id is not None and invitation.family_id == family_id
+    )
+
+
+@bp.post("/family/invitations/<int:invitation_id>/revoke")
+@guardian_required
+def revoke(invitation_id: int) -> WerkzeugResponse:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    guardian = _guardian()
+    invitation = _family_invitation(invitation_id, guardian.family_id)
+    # The school's letter code is the school's to withdraw.
+    require(invitation.kind is InvitationKind.GUARDIAN)
+    db = db_session()
+    revoke_invitation(db, invitation, now=now())
+    audit("family.invitation_revoked", subject=f"invitation:{invitation.id}")
+    db.commit()
+    flash(_("The invitation has been withdrawn."))
+    return redirect(url_for("families.home"), code=303)
+
+
+@bp.post("/family/guardians/<int:guardian_id>/remove")
+@guardian_required
+def remove(guardian_id: int) -> WerkzeugResponse:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    me = _guardian()
+    db = db_session()
+    target = require_found(db.get(Guardian, guardian_id))
+    require_found(target, visible=me.family_id is not None and target.family_id == me.family_id)
+    # Anyone may leave; the guardian who came in by a guardian's link may also be removed
+    # by the other guardian. Guardians who joined with the school's letter answer to the
+    # school only.
+    require(target.id == me.id or joined_by_guardian_invitation(db, target) is not None)
+    family_id = target.family_id
+    remove_guardian(db, target, now=now())
+    audit("family.guardian_removed", subject=f"family:{family_id}", details={"guardian": target.id})
+    db.commit()
+    flash(_("The guardian has been removed from the family."))
+    return redirect(url_for("families.home" if target.id != me.id else "main.home"), code=303)
+
+
+# -- the school's side ---------------------------------------------------------------
+
+
+def _school(school_id: int, permission: Permission) -> School:
+    """The school, if the signed-in staff member may act for it (404 if they may not know it)."""
+    staff = current_staff()
+    # The role decides first (403); whether the school is theirs to know comes second (404).
+    require(has_permission(staff, permission))
+    school = require_found(
+        db_session().get(School, school_id), visible=knows_school(staff, school_id)
+    )
+    require(can_act_for_school(staff, school_id, permission))
+    return school
+
+
+def _school_family(school: School, family_id: int) -> Family:
+    family = require_found(db_session().get(Family, family_id))
+    return require_found(family, visible=family.school_id == school.id)
+
+
+@bp.get("/schools")
+@staff_required
+def schools() -> str | WerkzeugResponse:
+    staff = staff_or_403()
+    require(has_permission(staff, Permission.ROSTER_MANAGE))
+    if staff.role is not StaffRole.OPERATOR and staff.school_id is not None:
+        return redirect(url_for("families.roster", school_id=staff.school_id))
+    visible = list(db_session().scalars(select(School).order_by(School.name)))
+    return render_template("families/schools.html", schools=visible)
+
+
+@bp.get("/schools/<int:school_id>/roster")
+@staff_required
+def roster(school_id: int) -> str:
+    school = _school(school_id, Permission.ROSTER_MANAGE)
+    db = db_session()
+    families = school_families(db, school)
+    moment = now()
+    status = {
+        family.id: {
+            "guardians": len(family.guardians),
+            "open_letter": bool(open_invitations(db, family, InvitationKind.ROSTER, now=moment)),
+        }
+        for family in families
+    }
+    upload = RosterUploadForm(school_year=moment.year)
+    return render_template(
+        "families/roster.html",
+        school=school,
+        families=families,
+        status=status,
+        upload=upload,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/schools/<int:school_id>/roster/preview")
+@staff_required
+def roster_preview(school_id: int) -> str | tuple[str, int]:
+    school = _school(school_id, Permission.ROSTER_MANAGE)
+    upload = RosterUploadForm()
+    if not upload.validate_on_submit():
+        raise Invalid(_("Choose a CSV file and a school year."))
+    data = upload.roster.data.read(1024 * 1024 + 1)
+    preview = preview_roster(db_session(), school, int(upload.school_year.data or 0), data)
+    confirm = RosterConfirmForm(
+        school_year=str(upload.school_year.data),
+        roster_text=data.decode("utf-8-sig", errors="replace") if preview.ok else "",
+    )
+    html = render_template(
+        "families/roster_preview.html",
+        school=school,
+        preview=preview,
+        confirm=confirm,
+        school_year=upload.school_year.data,
+    )
+    return html if preview.ok else (html, 400)
+
+
+@bp.post("/schools/<int:school_id>/roster/import")
+@staff_required
+def roster_import(school_id: int) -> WerkzeugResponse:
+    school = _school(school_id, Permission.ROSTER_MANAGE)
+    form = RosterConfirmForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    try:
+        year = int(form.school_year.data or "")
+    except ValueError:
+        raise Invalid() from None
+    db = db_session()
+    try:
+        result = import_roster(db, school, year, (form.roster_text.data or "").encode("utf-8"))
+    except ValueError:
+        raise Invalid(_("The roster has errors. Upload it again to see them.")) from None
+    audit(
+        "roster.imported",
+        subject=f"school:{school.id}",
+        details={
+            "families": result.families,
+            "students": result.students,
+            "classes": result.classes,
+        },
+    )
+    db.commit()
+    flash(
+        _(
+            "Roster imported: %(families)d new families, %(students)d new students.",
+            families=result.families,
+            students=result.students,
+        )
+    )
+    return redirect(url_for("families.roster", school_id=school.id), code=303)
+
+
+@bp.post("/schools/<int:school_id>/invitations")
+@staff_required
+@limiter.limit("30/hour")
+def issue_letters(school_id: int) -> str:
+    school = _school(school_id, Permission.INVITATIONS_MANAGE)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    ids = [int(v) for v in request.form.getlist("family_id") if v.isdigit()]
+    if not ids:
+        raise Invalid(_("Choose at least one family."))
+    db = db_session()
+    issued = issue_roster_invitations(db, current_staff(), school, ids, key=codes_key(), now=now())
+    for item in issued:
+        audit(
+            "family.invitation_issued",
+            subject=f"family:{item.family.id}",
+            details={"invitation": item.invitation.id},
+        )
+    db.commit()
+    # Shown once: the codes exist nowhere else in clear.
+    letters = [(item, _join_url(item.code)) for item in issued]
+    return render_template("families/letters.html", school=school, letters=letters, qr=qr_svg)
+
+
+@bp.get("/schools/<int:school_id>/families/<int:family_id>")
+@staff_required
+def family_detail(school_id: int, family_id: int) -> str:
+    school = _school(school_id, Permission.FAMILIES_MANAGE)
+    family = _school_family(school, family_id)
+    return render_template(
+        "families/family_detail.html",
+        school=school,
+        family=family,
+        invitations=family_invitations(db_session(), family),
+        now=now(),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/schools/<int:school_id>/invitations/<int:invitation_id>/revoke")
+@staff_required
+def school_revoke(school_id: int, invitation_id: int) -> WerkzeugResponse:
+    school = _school(school_id, Permission.INVITATIONS_MANAGE)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    db = db_session()
+    invitation = require_found(db.get(Invitation, invitation_id))
+    require_found(invitation, visible=invitation.school_id == school.id)
+    revoke_invitation(db, invitation, now=now())
+    audit("family.invitation_revoked", subject=f"invitation:{invitation.id}")
+    db.commit()
+    flash(_("The invitation has been withdrawn."))
+    return redirect(
+        url_for("families.family_detail", school_id=school.id, family_id=invitation.family_id),
+        code=303,
+    )
+
+
+def _school_guardian(school: School, family_id: int, guardian_id: int) -> tuple[Family, Guardian]:
+    family = _school_family(school, family_id)
+    guardian = require_found(db_session().get(Guardian, guardian_id))
+    require_found(guardian, visible=guardian.family_id == family.id)
+    return family, guardian
+
+
+@bp.post("/schools/<int:school_id>/families/<int:family_id>/guardians/<int:guardian_id>/remove")
+@staff_required
+def school_remove_guardian(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
+    school = _school(school_id, Permission.FAMILIES_MANAGE)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    family, guardian = _school_guardian(school, family_id, guardian_id)
+    db = db_session()
+    remove_guardian(db, guardian, now=now())
+    audit(
+        "family.guardian_removed", subject=f"family:{family.id}", details={"guardian": guardian.id}
+    )
+    db.commit()
+    flash(_("The guardian has been removed from the family."))
+    return redirect(
+        url_for("families.family_detail", school_id=school.id, family_id=family.id), code=303
+    )
+
+
+@bp.post(
+    "/schools/<int:school_id>/families/<int:family_id>/guardians/<int:guardian_id>/revoke-sessions"
+)
+@staff_required
+def school_revoke_sessions(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
+    school = _school(school_id, Permission.FAMILIES_MANAGE)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise Invalid()
+    family, guardian = _school_guardian(school, family_id, guardian_id)
+    db = db_session()
+    ended = end_all_sessions(db, guardian, now=now(), reason="revoked_by_school")
+    audit("auth.sessions_revoked", subject=f"guardian:{guardian.id}", details={"sessions": ended})
+    db.commit()
+    flash(_("The guardian has been signed out on every device."))
+    return redirect(
+        url_for("families.family_detail", school_id=school.id, family_id=family.id), code=303
+    )

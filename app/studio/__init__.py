@@ -1,0 +1,1 @@
+"""The photographers' studio: assigned events, albums, uploads, processing, school controls."""

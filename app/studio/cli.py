@@ -1,0 +1,228 @@
+"""``photogate studio …``: assignments, tokens, retries, retention, and the upload tool."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+logger = logging.getLogger(__name__)
+
+
+@click.group()
+def studio() -> None:
+    """Photographers' studio: events, uploads and the school's retention."""
+
+
+def _app() -> Flask:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
+def _audit(action: str, subject: str, details: dict[str, str | int | bool | None]) -> None:
+    from app.audit.models import ActorKind
+    from app.audit.services import record
+    from app.db import db_session
+
+    record(
+        db_session(),
+        key=current_app.extensions["photogate.audit_key"],
+        action=action,
+        actor_kind=ActorKind.SYSTEM,
+        subject=subject,
+        details=details,
+    )
+
+
+@studio.command("assign")
+@click.option("--event", "event_id", type=int, required=True, help="Event id.")
+@click.option("--photographer", "email", required=True, help="The photographer's e-mail.")
+@click.option("--remove", is_flag=True, help="Remove the assignment instead.")
+@with_appcontext
+def assign_command(event_id: int, email: str, remove: bool) -> None:
+    """Assign a photographer to an event (or remove them with --remove)."""
+    from app.db import db_session
+    from app.errors import AppError
+    from app.gallery.models import Event
+    from app.studio.services import (
+        assign_photographer,
+        find_staff_by_email,
+        unassign_photographer,
+    )
+
+    session = db_session()
+    event = session.get(Event, event_id)
+    if event is None:
+        raise click.ClickException(f"no event {event_id}")
+    photographer = find_staff_by_email(session, email)
+    if photographer is None:
+        raise click.ClickException(f"no staff account {email}")
+    try:
+        if remove:
+            changed = unassign_photographer(session, None, event, photographer)
+        else:
+            changed = assign_photographer(session, None, event, photographer)
+    except AppError as error:
+        raise click.ClickException(error.message or "refused") from None
+    action = "unassigned" if remove else "assigned"
+    if changed:
+        _audit(
+            f"studio.photographer_{action}",
+            f"event:{event.id}",
+            {"photographer": photographer.id},
+        )
+    session.commit()
+    click.echo(f"{photographer.email} {action} {'from' if remove else 'to'} event {event.id}")
+
+
+@studio.command("token")
+@click.argument("email")
+@click.option("--name", default="upload tool", show_default=True, help="What the token is for.")
+@with_appcontext
+def token_command(email: str, name: str) -> None:
+    """Create an API token for a photographer and print it (shown only this once)."""
+    from app.db import db_session, utcnow
+    from app.errors import AppError
+    from app.studio.services import create_api_token, find_staff_by_email
+
+    session = db_session()
+    photographer = find_staff_by_email(session, email)
+    if photographer is None:
+        raise click.ClickException(f"no staff account {email}")
+    try:
+        issued = create_api_token(session, photographer, name, now=utcnow())
+    except AppError as error:
+        raise click.ClickException(error.message or "only photographers have tokens") from None
+    _audit("studio.token_created", f"api_token:{issued.record.id}", {"by": "command line"})
+    session.commit()
+    click.echo(issued.token)
+
+
+@studio.command("retry")
+@click.option("--event", "event_id", type=int, default=None, help="Only this event.")
+@with_appcontext
+def retry_command(event_id: int | None) -> None:
+    """Queue failed photos, and pending ones whose job was lost, again."""
+    from app.db import db_session, utcnow
+    from app.gallery.models import Event
+    from app.studio.jobs import enqueue_processing
+    from app.studio.services import retry_photo, retryable_photos
+
+    session = db_session()
+    event = session.get(Event, event_id) if event_id is not None else None
+    if event_id is not None and event is None:
+        raise click.ClickException(f"no event {event_id}")
+    now = utcnow()
+    photos = retryable_photos(session, now, event)
+    for photo in photos:
+        retry_photo(session, None, photo, now=now)
+    session.commit()
+    enqueue_processing(_app(), [photo.id for photo in photos])
+    click.echo(f"{len(photos)} photos queued again")
+
+
+@studio.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only list what is due.")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 10_000))
+@with_appcontext
+def retention_command(dry_run: bool, batch: int) -> None:
+    """Delete photos whose retention ran out (run daily from cron)."""
+    from app.audit.models import ActorKind
+    from app.audit.services import record
+    from app.db import get_database, utcnow
+    from app.studio.jobs import app_blobs
+    from app.studio.services import delete_blobs, purge_due_at, purge_expired_photos
+    from app.studio.services.retention import due_events
+
+    app = _app()
+    blobs = app_blobs(app)
+    now = utcnow()
+    database = get_database(app)
+    if dry_run:
+        with database.session_scope() as session:
+            for event in due_events(session, now):
+                click.echo(
+                    f"event {event.id} ({event.title}): due since {purge_due_at(event):%Y-%m-%d}"
+                )
+        return
+    photos = deleted = 0
+    while True:
+        with database.session_scope() as session:
+            result = purge_expired_photos(session, blobs, now=now, limit=batch)
+            for event_id, count in result.events.items():
+                record(
+                    session,
+                    key=app.extensions["photogate.audit_key"],
+                    action="studio.retention_purge",
+                    actor_kind=ActorKind.SYSTEM,
+                    subject=f"event:{event_id}",
+                    details={"photos": count},
+                )
+        # Committed: the keys are gone, so the files are unreadable even if deleting fails.
+        deleted += delete_blobs(blobs.store, result.doomed)
+        photos += result.photos
+        if result.photos < batch:
+            break
+    logger.info("retention run: %d photos purged, %d blobs deleted", photos, deleted)
+    click.echo(f"{photos} photos purged, {deleted} blob files deleted")
+
+
+@studio.command("upload")
+@click.option("--event", "event_id", type=int, required=True, help="Event id.")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--url", default="http://127.0.0.1:5000", show_default=True, help="The PhotoGate site."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the API token (keeps it out of the process list).",
+)
+@click.option("--token", envvar="PHOTOGATE_API_TOKEN", help="The API token ($PHOTOGATE_API_TOKEN).")
+@click.option("--album", "album_id", type=int, default=None, help="Album id within the event.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 8))
+@click.option("--retry-failed", is_flag=True, help="Queue photos that failed processing again.")
+@click.option("--language", type=click.Choice(["ja", "en"]), default=None)
+def upload_command(
+    *,
+    event_id: int,
+    directory: Path,
+    url: str,
+    token_file: Path | None,
+    token: str | None,
+    album_id: int | None,
+    jobs: int,
+    retry_failed: bool,
+    language: str | None,
+) -> None:
+    """Upload every photo in DIRECTORY the event does not have yet (safe to run again)."""
+    from app.studio.client import ClientError, FileResult, StudioClient, upload_directory
+
+    if token is None and token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+    if not token:
+        raise click.UsageError("give --token-file, --token or PHOTOGATE_API_TOKEN")
+    client = StudioClient(url, token, language=language)
+
+    def show(result: FileResult) -> None:
+        detail = f": {result.message}" if result.message else ""
+        click.echo(f"{result.outcome:<9} {result.path}{detail}")
+
+    try:
+        report = upload_directory(
+            client,
+            event_id,
+            directory,
+            album_id=album_id,
+            jobs=jobs,
+            retry_failed=retry_failed,
+            on_result=show,
+        )
+    except ClientError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)

@@ -1,0 +1,42 @@
+"""Albums: named groups of photos within one event."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.models import StaffUser
+from app.errors import Conflict, Invalid
+from app.gallery.models import Album, Event
+from app.studio.i18n import _
+
+MAX_ALBUM_NAME = 120
+
+
+def normalise_album_name(name: str) -> str:
+    """Collapse runs of whitespace; albums differ by what people read, not by spacing."""
+    return " ".join(name.split())
+
+
+def create_album(session: Session, actor: StaffUser | None, event: Event, name: str) -> Album:
+    """A new album in ``event`` (flushed); Conflict if the event has one of that name."""
+    clean = normalise_album_name(name)
+    if not clean or len(clean) > MAX_ALBUM_NAME:
+        raise Invalid(_("An album name needs 1 to %(max)s characters.", max=MAX_ALBUM_NAME))
+    album = Album(event_id=event.id, name=clean, created_by_id=actor.id if actor else None)
+    try:
+        with session.begin_nested():
+            session.add(album)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            _("This event already has an album called “%(name)s”.", name=clean)
+        ) from None
+    session.expire(event, ["albums"])
+    return album
+
+
+def album_in_event(session: Session, event: Event, album_id: int) -> Album | None:
+    """The album ``album_id`` if it belongs to ``event`` (never another event's)."""
+    return session.scalar(select(Album).where(Album.id == album_id, Album.event_id == event.id))

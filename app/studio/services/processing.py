@@ -1,0 +1,288 @@
+"""Turning a pending upload into a ready photo, or a failed one with a reason.
+
+Per photo: decrypt the original, decode it with :func:`app.imaging.open_upload`
+(validation, orientation, sRGB, no metadata), store a clean master, a preview and a
+thumbnail (all encrypted), compute the perceptual hash, and only then flip the row to
+READY in one conditional UPDATE.  Families see a photo only when it is READY (and
+released), so a crash at any point leaves nothing half-made on show: the row stays
+PENDING (retry once it is stale) or becomes FAILED with a reason (retry at once).  The
+original is never touched, so a retry always starts from the upload itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.models import StaffUser
+from app.errors import AppError, Conflict, Forbidden, NotFound
+from app.gallery.models import Event, Photo, PhotoStatus
+from app.imaging import RejectedImage, derivatives, encode_jpeg, open_upload, perceptual_hash
+from app.storage import (
+    ORIGINAL,
+    PREVIEW,
+    THUMBNAIL,
+    BlobIntegrityError,
+    BlobNotFoundError,
+    EncryptedBlobs,
+    StorageError,
+)
+from app.studio.i18n import _
+from app.studio.policies import can_retry_photo
+from app.studio.storage import DERIVATIVE_KINDS, MASTER, UploadLimits
+
+logger = logging.getLogger(__name__)
+
+MASTER_QUALITY: Final = 92
+# Previews and thumbnails are for looking, never for printing; smaller files load faster.
+PREVIEW_QUALITY: Final = 85
+THUMBNAIL_QUALITY: Final = 85
+#: A photo pending this long has lost its job (a worker died, Redis was down): retry it.
+STALE_AFTER: Final = dt.timedelta(minutes=15)
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
+class DamagedPhoto(AppError):
+    """A stored blob failed authentication; nothing of it is served."""
+
+    status_code = 500
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything the job makes from one original (plain bytes, not yet encrypted)."""
+
+    master: bytes
+    preview: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    phash: str
+    dhash: str
+
+    @property
+    def master_sha256(self) -> str:
+        return hashlib.sha256(self.master).hexdigest()
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    reason: str
+
+
+def render_photo(original: bytes, limits: UploadLimits) -> Rendered:
+    """Decode, clean and shrink one upload; RejectedImage if the pixels are unusable."""
+    image = open_upload(original, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    copies = derivatives(image)
+    fingerprint = perceptual_hash(image)
+    return Rendered(
+        master=encode_jpeg(image, MASTER_QUALITY),
+        preview=encode_jpeg(copies.preview, PREVIEW_QUALITY),
+        thumbnail=encode_jpeg(copies.thumbnail, THUMBNAIL_QUALITY),
+        width=image.width,
+        height=image.height,
+        phash=fingerprint.phash,
+        dhash=fingerprint.dhash,
+    )
+
+
+def _store(blobs: EncryptedBlobs, photo_id: int, wrapped_key: bytes, rendered: Rendered) -> None:
+    key = blobs.open_key(wrapped_key)
+    for kind, data in (
+        (MASTER, rendered.master),
+        (PREVIEW, rendered.preview),
+        (THUMBNAIL, rendered.thumbnail),
+    ):
+        blobs.put(photo_id, kind, data, key)
+    # Each put is atomic; checking afterwards also catches a store that loses writes.
+    missing = [kind for kind in DERIVATIVE_KINDS if not blobs.exists(photo_id, kind, key)]
+    if missing:
+        raise StorageError(f"blobs {missing} of photo {photo_id} were not stored")
+
+
+def _claim(session: Session, photo_id: int) -> tuple[int, bytes | None] | None:
+    photo = session.get(Photo, photo_id)
+    if photo is None or photo.status is not PhotoStatus.PENDING:
+        return None
+    return photo.id, bytes(photo.wrapped_key) if photo.wrapped_key is not None else None
+
+
+def _mark_ready(session: Session, photo_id: int, rendered: Rendered, now: dt.datetime) -> bool:
+    # Conditional on PENDING: a photo purged or handled by a second job meanwhile is left
+    # as it is. One statement, so the row is either all-ready or untouched.
+    result = session.execute(
+        update(Photo)
+        .where(Photo.id == photo_id, Photo.status == PhotoStatus.PENDING)
+        .values(
+            status=PhotoStatus.READY,
+            width=rendered.width,
+            height=rendered.height,
+            master_sha256=rendered.master_sha256,
+            phash=rendered.phash,
+            dhash=rendered.dhash,
+            processed_at=now,
+            failure_code=None,
+            failure_reason=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _mark_failed(session: Session, photo_id: int, failure: Failure, now: dt.datetime) -> bool:
+    result = session.execute(
+        update(Photo)
+        .where(Photo.id == photo_id, Photo.status == PhotoStatus.PENDING)
+        .values(
+            status=PhotoStatus.FAILED,
+            failure_code=failure.code[:32],
+            failure_reason=failure.reason[:500],
+            processed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _render_and_store(
+    blobs: EncryptedBlobs, photo_id: int, wrapped_key: bytes, limits: UploadLimits
+) -> Failure | Rendered:
+    try:
+        original = blobs.get(photo_id, ORIGINAL, wrapped_key)
+    except BlobIntegrityError:
+        logger.error("original of photo %s failed its integrity check", photo_id)
+        return Failure(
+            "storage", "The stored upload failed its integrity check; please upload it again."
+        )
+    except BlobNotFoundError:
+        logger.error("original of photo %s is missing from the blob store", photo_id)
+        return Failure("storage", "The stored upload is missing; please upload it again.")
+    try:
+        rendered = render_photo(original, limits)
+    except RejectedImage as rejected:
+        return Failure(rejected.code, str(rejected))
+    try:
+        _store(blobs, photo_id, wrapped_key, rendered)
+    except (StorageError, OSError):
+        logger.exception("storing the derivatives of photo %s failed", photo_id)
+        return Failure("storage", "The processed photo could not be stored; please retry.")
+    return rendered
+
+
+def process_photo(
+    unit: UnitOfWork,
+    blobs: EncryptedBlobs,
+    photo_id: int,
+    limits: UploadLimits,
+    clock: Callable[[], dt.datetime],
+) -> PhotoStatus | None:
+    """Process one pending photo; returns its new status, None if there was nothing to do.
+
+    ``unit`` opens a unit of work (a session committed on success). The job uses a new one
+    for claiming and for finishing, so no transaction stays open while pixels are
+    crunched; the demo seed passes its own session twice.
+    """
+    with unit() as session:
+        claimed = _claim(session, photo_id)
+    if claimed is None:
+        logger.info("photo %s is not pending; nothing to process", photo_id)
+        return None
+    photo_id, wrapped_key = claimed
+    try:
+        if wrapped_key is None:
+            # A row from before originals were stored: there is nothing to process.
+            outcome: Failure | Rendered = Failure(
+                "storage", "The stored upload is missing; please upload it again."
+            )
+        else:
+            outcome = _render_and_store(blobs, photo_id, wrapped_key, limits)
+    except Exception:
+        # Whatever went wrong, the photographer gets a failed photo they can retry rather
+        # than one pending for ever.
+        logger.exception("processing photo %s failed unexpectedly", photo_id)
+        outcome = Failure("internal", "Processing failed on our side; please retry.")
+    with unit() as session:
+        if isinstance(outcome, Failure):
+            if _mark_failed(session, photo_id, outcome, clock()):
+                logger.info("photo %s failed: %s (%s)", photo_id, outcome.code, outcome.reason)
+            return PhotoStatus.FAILED
+        if not _mark_ready(session, photo_id, outcome, clock()):
+            logger.info("photo %s changed while processing; result dropped", photo_id)
+            return None
+    logger.info("photo %s ready (%sx%s)", photo_id, outcome.width, outcome.height)
+    return PhotoStatus.READY
+
+
+def is_stale(photo: Photo, now: dt.datetime) -> bool:
+    """A pending photo whose job has evidently been lost."""
+    queued = photo.queued_at or photo.created_at
+    return photo.status is PhotoStatus.PENDING and now - queued >= STALE_AFTER
+
+
+def can_be_retried(photo: Photo, now: dt.datetime) -> bool:
+    """Failed, or pending so long that its job must have been lost."""
+    return photo.status is PhotoStatus.FAILED or is_stale(photo, now)
+
+
+def retry_photo(
+    session: Session, actor: StaffUser | None, photo: Photo, *, now: dt.datetime
+) -> None:
+    """Put a failed (or stale pending) photo back in the queue (flushed).
+
+    The caller commits and then enqueues the job. ``actor`` None is the platform (CLI).
+    """
+    if actor is not None and not can_retry_photo(actor, photo):
+        raise Forbidden()
+    if not can_be_retried(photo, now):
+        if photo.status is PhotoStatus.PENDING:
+            raise Conflict(_("The photo is still being processed."))
+        raise Conflict(_("Only photos that failed can be retried."))
+    photo.status = PhotoStatus.PENDING
+    photo.failure_code = None
+    photo.failure_reason = None
+    photo.queued_at = now
+    session.flush()
+    logger.info("photo %s queued again", photo.id)
+
+
+def retryable_photos(session: Session, now: dt.datetime, event: Event | None = None) -> list[Photo]:
+    """Failed and stale pending photos, oldest first (for the command line)."""
+    query = select(Photo).where(Photo.status.in_((PhotoStatus.FAILED, PhotoStatus.PENDING)))
+    if event is not None:
+        query = query.where(Photo.event_id == event.id)
+    photos = session.scalars(query.order_by(Photo.id))
+    return [photo for photo in photos if can_be_retried(photo, now)]
+
+
+def read_derivative(blobs: EncryptedBlobs, photo: Photo, kind: str) -> bytes:
+    """The decrypted preview, thumbnail or master of a ready photo.
+
+    A blob that fails authentication raises :class:`DamagedPhoto`: damaged or swapped data
+    is never served as if it were the photo.
+    """
+    if kind not in DERIVATIVE_KINDS:
+        raise NotFound()
+    if photo.status is not PhotoStatus.READY or photo.wrapped_key is None:
+        raise NotFound()
+    try:
+        return blobs.get(photo.id, kind, photo.wrapped_key)
+    except BlobNotFoundError:
+        logger.error("%s of ready photo %s is missing", kind, photo.id)
+        raise DamagedPhoto(_("This photo's stored copy is missing and cannot be shown.")) from None
+    except BlobIntegrityError:
+        logger.error("%s of photo %s failed its integrity check", kind, photo.id)
+        raise DamagedPhoto(
+            _("This photo's stored copy failed its integrity check and is not shown.")
+        ) from None

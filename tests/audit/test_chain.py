@@ -1,0 +1,116 @@
+"""The audit log: an HMAC hash chain that breaks when any row is changed, and append-only."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session
+
+from app.audit.models import ActorKind, AuditEvent
+from app.audit.services import GENESIS_HASH, audit_key, ip_prefix, record, verify_chain
+
+KEY = audit_key(b"k" * 64)
+
+
+def _three(session: Session) -> list[AuditEvent]:
+    events = [
+        record(
+            session,
+            key=KEY,
+            action="auth.sign_in",
+            actor_kind=ActorKind.GUARDIAN,
+            actor_id=1,
+            subject="guardian:1",
+            ip="203.0.113.77",
+            details={"provider": "x"},
+        ),
+        record(
+            session,
+            key=KEY,
+            action="auth.staff_locked",
+            ip="2001:db8:1:2::5",
+            details={"email_sha256": "ab"},
+        ),
+        record(session, key=KEY, action="family.code_claimed", subject="family:3"),
+    ]
+    session.commit()
+    return events
+
+
+def test_events_chain_from_genesis_and_verify(session: Session) -> None:
+    events = _three(session)
+    assert events[0].prev_hash == GENESIS_HASH
+    assert events[1].prev_hash == events[0].hash
+    assert events[2].prev_hash == events[1].hash
+    session.expire_all()
+    report = verify_chain(session, key=KEY)
+    assert report.ok
+    assert report.events == 3
+
+
+def test_ip_addresses_are_kept_as_prefixes_only() -> None:
+    assert ip_prefix("203.0.113.77") == "203.0.113.0/24"
+    assert ip_prefix("2001:db8:1:2::5") == "2001:db8:1::/48"
+    assert ip_prefix("::ffff:198.51.100.9") == "198.51.100.0/24"
+    assert ip_prefix("not an address") == ""
+
+
+def test_the_chain_does_not_verify_with_another_key(session: Session) -> None:
+    _three(session)
+    assert not verify_chain(session, key=audit_key(b"other" * 13)).ok
+
+
+def _drop_guard(session: Session) -> None:
+    # The tamper tests play an attacker with DDL rights; the drop is rolled back afterwards.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))
+    else:
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        session.execute(text("DROP TRIGGER audit_events_no_delete"))
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        (
+            "UPDATE audit_events SET subject = 'guardian:2' WHERE id = :id",
+            "event content does not match its hash",
+        ),
+        (
+            "UPDATE audit_events SET ip_prefix = '192.0.2.0/24' WHERE id = :id",
+            "event content does not match its hash",
+        ),
+        ("DELETE FROM audit_events WHERE id = :id", "link to the previous event is broken"),
+    ],
+)
+def test_tampering_with_a_row_breaks_verification(
+    session: Session, statement: str, reason: str
+) -> None:
+    events = _three(session)
+    middle = events[1].id if statement.startswith("DELETE") else events[0].id
+    _drop_guard(session)
+    session.execute(text(statement), {"id": middle})
+    session.commit()
+    session.expire_all()
+    report = verify_chain(session, key=KEY)
+    assert not report.ok
+    assert report.reason == reason
+
+
+def test_rows_cannot_be_updated_or_deleted(session: Session) -> None:
+    events = _three(session)
+    for statement in (
+        "UPDATE audit_events SET action = 'x' WHERE id = :id",
+        "DELETE FROM audit_events WHERE id = :id",
+    ):
+        with pytest.raises(DatabaseError), session.begin_nested():
+            session.execute(text(statement), {"id": events[0].id})
+    session.expire_all()
+    assert verify_chain(session, key=KEY).ok
+
+
+def test_app_key_is_derived_from_the_flask_secret(app: Flask) -> None:
+    assert app.extensions["photogate.audit_key"] == audit_key(app.config["SECRET_KEY"])
+    assert app.extensions["photogate.audit_key"] != app.config["SECRET_KEY"]

@@ -1,0 +1,52 @@
+"""The demo event's generated photos go through the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import create_app
+from app.config import Settings
+from app.db import get_database
+from app.demo import DEMO_PHOTO_COUNT, seed_demo
+from app.gallery.models import Event, Photo, PhotoStatus
+from app.gallery.services import visible_photos
+from app.storage import ORIGINAL, PREVIEW, THUMBNAIL
+from app.studio.jobs import app_blobs
+from app.studio.storage import MASTER
+from tests.conftest import create_scratch_database
+from tests.studio.support import SIGNATURES, assert_clean_large_jpeg, blob_files
+
+
+def test_demo_photos_are_stored_encrypted_and_ready(tmp_path: Path) -> None:
+    scratch = create_scratch_database(tmp_path, "demo")
+    settings = Settings(env="test", var_dir=tmp_path / "var", database_url=scratch.url)
+    app = create_app(settings)
+    database = get_database(app)
+    try:
+        with database.session_scope() as session:
+            seed_demo(session, app)
+        with database.session_scope() as session:
+            seed_demo(session, app)  # a second run keeps the photos as they are
+
+        blobs = app_blobs(app)
+        with database.session_scope() as session:
+            event = session.scalar(select(Event))
+            assert event is not None
+            photos = session.scalars(select(Photo).order_by(Photo.id)).all()
+            assert len(photos) == DEMO_PHOTO_COUNT
+            assert {p.status for p in photos} == {PhotoStatus.READY}
+            assert visible_photos(session, event) == list(photos)
+            assert all(p.uploaded_by_id is not None for p in photos)
+            for photo in photos:
+                assert photo.wrapped_key is not None
+                assert blobs.get(photo.id, ORIGINAL, photo.wrapped_key).startswith(b"\xff\xd8")
+                for kind in (MASTER, PREVIEW, THUMBNAIL):
+                    assert_clean_large_jpeg(blobs.get(photo.id, kind, photo.wrapped_key))
+        files = blob_files(settings.blob_dir)
+        assert len(files) == 4 * DEMO_PHOTO_COUNT
+        assert not any(path.read_bytes().startswith(SIGNATURES) for path in files)
+    finally:
+        database.engine.dispose()
+        scratch.drop()
