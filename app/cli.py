@@ -133,9 +133,11 @@ def worker() -> None:
 
 def _register_feature_groups() -> None:
     """Feature command groups (``photogate watermark …``) are added here."""
+    from app.commands.watermark import watermark
     from app.studio.cli import studio
 
     cli.add_command(studio)
+    cli.add_command(watermark)
 
 
 def main() -> None:

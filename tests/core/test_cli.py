@@ -124,3 +124,18 @@ def test_serve_answers_on_the_chosen_port(cli_env: dict[str, str]) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_feature_groups_are_registered_on_the_console_script() -> None:
+    import subprocess
+    import sys
+
+    for group, command in (("watermark", "keygen"), ("studio", "upload")):
+        result = subprocess.run(
+            [sys.executable, "-c", "from app.cli import main; main()", group, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert command in result.stdout

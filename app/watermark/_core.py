@@ -1,0 +1,362 @@
+"""Public API: Watermarker (one key), Keyring (every kept key), Extraction (the answer)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from statistics import NormalDist
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from . import _blind, _embed, _informed
+from ._codec import PAYLOAD_BITS, Decoded, PayloadCodec
+from ._errors import InvalidKey, InvalidPayload
+from ._image import U8Image, luminance, to_rgb
+from ._informed import DIFF_SIGMA
+from ._pattern import TileLayout, upsample_cells
+from ._result import Extraction
+from ._signal import (
+    B8,
+    F32,
+    PilotHit,
+    Templates,
+    cyclic_highpass,
+    find_pilot,
+    fold,
+    read_cells,
+    soft_bits,
+    templates,
+)
+
+MIN_KEY_BYTES = 32
+# A fold whose pilot peak stands less than this many noise deviations above the rest is
+# not worth decoding (it costs time and adds to the false-alarm budget).
+PILOT_GATE = 4.0
+# Upper bound on lattice hypotheses tried per image (shared by all keys).
+MAX_GEOMETRIES = 32
+# Pilot score a hypothesis needs at the analysis resolution to be read at full resolution,
+# and how many such reads at most.
+SCREEN_GATE = 3.8
+MAX_FULL_READS = 6
+MAX_SCAN_READS = 3
+# Geometry corrections from the pilot's drift across the image, when the first read fails.
+REFINE_ROUNDS = 2
+REFINE_GATE = 4.5
+# With the original subtracted the pilot stands out of a much quieter fold.
+INFORMED_GATE = 3.5
+# Candidate scoring: a false match among K candidates must stay below 1e-10 per query;
+# see candidate_threshold() and docs/watermark.md.
+CANDIDATE_FALSE_ALARM = 1e-10
+CANDIDATE_MARGIN = 2.0
+
+
+def candidate_threshold(count: int) -> float:
+    """Score (in noise deviations) a candidate needs when `count` are tried."""
+    return -NormalDist().inv_cdf(CANDIDATE_FALSE_ALARM / max(1, count))
+
+
+@dataclass(frozen=True)
+class _Folded:
+    """One geometry hypothesis, resampled and folded (the same for every key)."""
+
+    geometry: _blind.Geometry
+    grid: F32
+    valid: B8
+    folded: F32
+
+
+class Watermarker:
+    """Embeds and reads marks under one secret key."""
+
+    payload_bits: int = PAYLOAD_BITS
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes | bytearray):
+            raise InvalidKey("watermark key must be bytes")
+        if len(key) < MIN_KEY_BYTES:
+            raise InvalidKey(
+                f"watermark key must be at least {MIN_KEY_BYTES} bytes, got {len(key)}"
+            )
+        key = bytes(key)
+        self._codec = PayloadCodec(key)
+        self._layout = TileLayout.from_key(key, self._codec.n_bits)
+        self._templates: Templates = templates(self._layout)
+        self._informed_templates: Templates = templates(self._layout, DIFF_SIGMA)
+
+    def __repr__(self) -> str:
+        # Never show key material.
+        return "Watermarker(<key>)"
+
+    def _check_payload(self, payload: object) -> int:
+        if isinstance(payload, bool) or not isinstance(payload, int | np.integer):
+            raise InvalidPayload(f"payload must be an integer, got {type(payload).__name__}")
+        value = int(payload)
+        if not 0 <= value < 2**self.payload_bits:
+            raise InvalidPayload(f"payload must be in [0, 2**{self.payload_bits}), got {value}")
+        return value
+
+    def embed_array(self, rgb: U8Image, payload: int) -> U8Image:
+        """Mark an (h, w, 3) uint8 array; deterministic for (key, payload, pixels)."""
+        value = self._check_payload(payload)
+        height, width = rgb.shape[:2]
+        grid = _embed.Grid.for_size(width, height)
+        cells = self._layout.cell_values(self._codec.encode(value))
+        pattern = _embed.tiled_pattern(
+            self._layout, cells, self._layout.origin(value), (grid.grid_height, grid.grid_width)
+        )
+        grid_y = _embed.grid_luma(np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8), grid)
+        delta = _embed.mark_difference(grid_y, pattern)
+        return _embed.apply_difference(rgb, delta)
+
+    def embed(self, image: Image.Image, payload: int) -> Image.Image:
+        """Return an RGB copy of ``image`` of the same size carrying ``payload``."""
+        value = self._check_payload(payload)
+        return Image.fromarray(self.embed_array(to_rgb(image), value), "RGB")
+
+    def extract(
+        self,
+        suspect: Image.Image,
+        original: Image.Image | None = None,
+        candidates: Iterable[int] | None = None,
+    ) -> Extraction:
+        """Read the payload from a suspect copy, blind or with the original photo at hand."""
+        return Keyring({"": self}).extract(suspect, original, candidates)
+
+    # Internals shared with Keyring -------------------------------------------------------
+
+    def _decode(
+        self, folded: F32, hit: PilotHit, tpl: Templates | None = None
+    ) -> tuple[Decoded | None, float, int]:
+        cells = read_cells(folded, hit, tpl or self._templates)
+        soft = soft_bits(cells, self._layout, self._codec.n_bits)
+        decoded = self._codec.decode(soft.values)
+        confidence = 0.0
+        if decoded is not None:
+            confidence = _confidence(soft.values, self._codec.encode(decoded.payload))
+        return decoded, confidence, PayloadCodec.attempts_per_decode()
+
+    def _read_informed(self, folded: F32, candidates: Sequence[int] | None) -> Extraction:
+        """Decode a fold of (suspect - original) on the original's own grid."""
+        tpl = self._informed_templates
+        hit = find_pilot(folded, tpl, (0,))
+        attempts = 0
+        if hit.score >= INFORMED_GATE:
+            decoded, confidence, used = self._decode(folded, hit, tpl)
+            attempts += used
+            if decoded is not None:
+                return Extraction(
+                    payload=decoded.payload,
+                    confidence=confidence,
+                    method="informed",
+                    pilot_score=hit.score,
+                    bit_errors=decoded.bit_errors,
+                    attempts=attempts,
+                )
+        if candidates:
+            payload, z = self._best_candidate(folded, candidates)
+            attempts += len(candidates)
+            if payload is not None:
+                return Extraction(
+                    payload=payload,
+                    confidence=float(min(1.0, z / (2.0 * candidate_threshold(len(candidates))))),
+                    method="informed",
+                    pilot_score=hit.score,
+                    attempts=attempts,
+                )
+        return Extraction(
+            payload=None,
+            confidence=0.0,
+            method="informed",
+            pilot_score=hit.score,
+            attempts=attempts,
+        )
+
+    def _best_candidate(self, folded: F32, candidates: Sequence[int]) -> tuple[int | None, float]:
+        """Score each known download of this photo by its exact expected pattern.
+
+        Only data cells are compared (pilot cells are the same for every payload), at the
+        tile origin that payload puts them; the score is in noise deviations, the noise
+        measured over every other cyclic shift. The winner must clear a threshold that
+        grows with the number of candidates and beat the runner-up clearly.
+        """
+        spectrum = np.fft.fft2(folded)
+        scores: list[tuple[float, int]] = []
+        for value in candidates:
+            payload = self._check_payload(value)
+            cells = self._layout.cell_values(self._codec.encode(payload))
+            cells = np.where(self._layout.pilot, 0.0, cells).astype(np.float32)
+            ox, oy = self._layout.origin(payload)
+            tile = cyclic_highpass(
+                upsample_cells(np.roll(cells, (oy, ox), axis=(0, 1))), DIFF_SIGMA
+            )
+            corr = np.real(np.fft.ifft2(spectrum * np.conj(np.fft.fft2(tile))))
+            rest = corr.ravel()[1:]
+            centre = float(np.median(rest))
+            spread = 1.4826 * float(np.median(np.abs(rest - centre))) + 1e-12
+            scores.append(((float(corr[0, 0]) - centre) / spread, payload))
+        scores.sort(reverse=True)
+        top, payload = scores[0]
+        runner_up = scores[1][0] if len(scores) > 1 else 0.0
+        if top >= candidate_threshold(len(candidates)) and top - runner_up >= CANDIDATE_MARGIN:
+            return payload, top
+        return None, top
+
+    def _read_blind(
+        self, pyramid: _blind.Pyramid, item: _Folded
+    ) -> tuple[Extraction | None, float, int]:
+        """Pilot search, decode, and if that fails, correct the geometry and try again."""
+        hit = find_pilot(item.folded, self._templates)
+        if hit.score < PILOT_GATE:
+            return None, hit.score, 0
+        lattice = item.geometry.lattice
+        grid, valid, folded = item.grid, item.valid, item.folded
+        attempts = 0
+        best = hit.score
+        for round_ in range(REFINE_ROUNDS + 1):
+            decoded, confidence, used = self._decode(folded, hit)
+            attempts += used
+            if decoded is not None:
+                geom = replace(item.geometry, lattice=lattice)
+                return (
+                    Extraction(
+                        payload=decoded.payload,
+                        confidence=confidence,
+                        method="blind",
+                        pilot_score=hit.score,
+                        bit_errors=decoded.bit_errors,
+                        cell_pitch=geom.pitch,
+                        angle=geom.angle,
+                        # Earlier failed decodes in this read, plus the checks this one made.
+                        attempts=attempts - used + decoded.attempts,
+                    ),
+                    best,
+                    attempts - used + decoded.attempts,
+                )
+            if round_ == REFINE_ROUNDS or hit.score < REFINE_GATE:
+                break
+            jac = _blind.drift(grid, valid, hit, self._templates)
+            if jac is None:
+                break
+            lattice = _blind.corrected(lattice, jac)
+            grid, valid = _blind.to_grid(pyramid, lattice)
+            folded, _ = fold(grid, valid)
+            hit = find_pilot(folded, self._templates, (hit.orientation,))
+            best = max(best, hit.score)
+        return None, best, attempts
+
+
+def _confidence(soft: np.ndarray, bits: np.ndarray) -> float:
+    """Normalised correlation of the soft channel values with the accepted codeword, in [0, 1]."""
+    signed = np.where(bits, soft, -soft)
+    norm = float(np.sqrt(np.sum(soft * soft)))
+    if norm <= 0:
+        return 0.0
+    return float(np.clip(np.sum(signed) / (norm * math.sqrt(len(soft))), 0.0, 1.0))
+
+
+class Keyring:
+    """Every watermark key the server keeps, by version; extraction tries all of them.
+
+    Marks do not say which key made them: each key only changes the pseudo-random pattern,
+    so a reader must try each kept key, and nobody without the keys can tell versions apart.
+    """
+
+    def __init__(self, keys: Mapping[str, bytes | Watermarker]) -> None:
+        if not keys:
+            raise InvalidKey("a keyring needs at least one key")
+        self._marks: dict[str, Watermarker] = {
+            version: key if isinstance(key, Watermarker) else Watermarker(key)
+            for version, key in keys.items()
+        }
+
+    @property
+    def versions(self) -> Sequence[str]:
+        return list(self._marks)
+
+    def __getitem__(self, version: str) -> Watermarker:
+        return self._marks[version]
+
+    def _full_reads(
+        self,
+        pyramid: _blind.Pyramid,
+        picks: Sequence[tuple[float, int, str, _blind.Geometry]],
+        before: int,
+    ) -> tuple[Extraction | None, int, float]:
+        """Read each pick at full resolution; `before` counts checks already made."""
+        attempts = before
+        best = 0.0
+        for _, _, version, geometry in picks:
+            mark = self._marks[version]
+            grid, valid = _blind.to_grid(pyramid, geometry.lattice)
+            folded, _ = fold(grid, valid)
+            result, score, used = mark._read_blind(pyramid, _Folded(geometry, grid, valid, folded))
+            attempts += used
+            best = max(best, score)
+            if result is not None:
+                return (
+                    replace(result, key_version=version or None, attempts=attempts),
+                    attempts,
+                    best,
+                )
+        return None, attempts, best
+
+    def extract(
+        self,
+        suspect: Image.Image,
+        original: Image.Image | None = None,
+        candidates: Iterable[int] | None = None,
+    ) -> Extraction:
+        rgb = to_rgb(suspect, minimum=_blind.MIN_SUSPECT_SIDE)
+        luma = luminance(rgb)
+        attempts = 0
+        best_score = 0.0
+        if original is not None:
+            informed, registered = _informed.extract(
+                self._marks, luma, to_rgb(original), candidates
+            )
+            if informed.payload is not None or registered:
+                # A confident registration that does not decode is final: the blind
+                # reader would see the same pixels without the original's help.
+                return informed
+            attempts += informed.attempts
+            best_score = max(best_score, informed.pilot_score)
+        # First look: every lattice hypothesis, folded at the analysis resolution, scored by
+        # each key's pilot. Only the most promising get the full-resolution read.
+        screened: list[tuple[float, int, str, _blind.Geometry]] = []
+        pyramid = _blind.Pyramid(luma)
+        for n, geometry in enumerate(_blind.candidate_geometries(pyramid)[:MAX_GEOMETRIES]):
+            grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
+            folded, _ = fold(grid, valid)
+            for version, mark in self._marks.items():
+                hit = find_pilot(folded, mark._templates)
+                best_score = max(best_score, hit.score)
+                if hit.score >= SCREEN_GATE:
+                    screened.append((hit.score, -n, version, geometry))
+        screened.sort(reverse=True, key=lambda item: (item[0], item[1]))
+        found, attempts, score = self._full_reads(pyramid, screened[:MAX_FULL_READS], attempts)
+        best_score = max(best_score, score)
+        if found is not None:
+            return found
+        # Second chance: scan cell sizes directly with the pilot (small or busy copies).
+        scanned: list[tuple[float, int, str, _blind.Geometry]] = []
+        for n, geometry in enumerate(_blind.scan_geometries(pyramid)):
+            grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
+            folded, _ = fold(grid, valid)
+            for version, mark in self._marks.items():
+                hit = find_pilot(folded, mark._templates)
+                scanned.append((hit.score, -n, version, geometry))
+        scanned.sort(reverse=True, key=lambda item: (item[0], item[1]))
+        found, attempts, score = self._full_reads(pyramid, scanned[:MAX_SCAN_READS], attempts)
+        best_score = max(best_score, score)
+        if found is not None:
+            return found
+        return Extraction(
+            payload=None,
+            confidence=0.0,
+            method="informed" if original is not None else "blind",
+            pilot_score=best_score,
+            attempts=attempts,
+        )

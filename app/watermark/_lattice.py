@@ -1,0 +1,369 @@
+"""Finding the tile lattice in a suspect image: scale, rotation and shear in one go.
+
+The tile repeats over the whole photo, so the autocorrelation of the suspect's noise has
+peaks on a lattice whose basis vectors are the tile's two sides as they appear now: their
+length gives the scale, their angle the rotation, any difference between them a stretch.
+The power spectrum is whitened first (divided by a smooth estimate of itself and clipped),
+so the image's own strong periodicities, such as a JPEG block grid or upscaling artefacts,
+cannot outshout the many weak lines of the tile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import scipy.fft as sfft
+
+F32 = npt.NDArray[np.float32]
+Vec = npt.NDArray[np.float64]
+
+WHITEN_BOX = 27
+WHITEN_CLIP = 10.0
+# exp(-Euler gamma): the mean of log(exponential) is biased by -gamma.
+_LOG_BIAS = 0.5615
+# Shortest tile side considered, in analysis pixels: cells of 1.25 pixels or more.
+MIN_PERIOD = 40
+MIN_PEAK = 5.0
+MAX_CANDIDATES = 12
+
+
+@dataclass(frozen=True)
+class Autocorrelation:
+    values: F32  # normalised: robust noise level is 1
+    cy: int
+    cx: int
+
+    def at(self, x: float, y: float, radius: int = 1) -> tuple[float, float, float]:
+        """Sub-pixel position and height of the highest point within radius of (x, y)."""
+        px, py, pv = self.at_many(np.array([x]), np.array([y]), radius)
+        return float(px[0]), float(py[0]), float(pv[0])
+
+    def at_many(self, xs: Vec, ys: Vec, radius: int = 1) -> tuple[Vec, Vec, Vec]:
+        """at() for many points at once; -inf height for points too close to the border."""
+        a = self.values
+        n0, n1 = a.shape
+        iy0 = np.rint(ys).astype(np.int64) + self.cy
+        ix0 = np.rint(xs).astype(np.int64) + self.cx
+        ok = (
+            (iy0 >= radius + 1)
+            & (iy0 < n0 - radius - 1)
+            & (ix0 >= radius + 1)
+            & (ix0 < n1 - radius - 1)
+        )
+        iy0 = np.where(ok, iy0, radius + 1)
+        ix0 = np.where(ok, ix0, radius + 1)
+        offs = np.arange(-radius, radius + 1)
+        wy = iy0[:, None, None] + offs[None, :, None]
+        wx = ix0[:, None, None] + offs[None, None, :]
+        win = a[wy, wx].reshape(len(xs), -1)
+        best = np.argmax(win, axis=1)
+        side = 2 * radius + 1
+        iy = iy0 + best // side - radius
+        ix = ix0 + best % side - radius
+        v = a[iy, ix].astype(np.float64)
+
+        def parabola(minus: Vec, plus: Vec) -> Vec:
+            denom = minus - 2.0 * v + plus
+            safe = np.where(denom < 0, denom, -1.0)
+            return np.where(denom < 0, 0.5 * (minus - plus) / safe, 0.0)
+
+        dx = parabola(a[iy, ix - 1].astype(np.float64), a[iy, ix + 1].astype(np.float64))
+        dy = parabola(a[iy - 1, ix].astype(np.float64), a[iy + 1, ix].astype(np.float64))
+        px = np.where(ok, ix - self.cx + dx, xs)
+        py = np.where(ok, iy - self.cy + dy, ys)
+        return px, py, np.where(ok, v, -np.inf)
+
+
+def _notch_block_grid(white: F32, ph: int, pw: int, block: float) -> None:
+    """Neutralise the spectral lines of a JPEG block grid of period `block` pixels.
+
+    A copy's last JPEG compression leaves a square lattice of its own (8 pixels in the
+    copy, `block` in the analysed image) that would otherwise win every lattice search.
+    """
+    if block < 2.05:
+        return
+    k = 1
+    while k / block < 0.5:
+        fy = round(ph * k / block)
+        fx = round(pw * k / block)
+        for r in (fy, ph - fy):
+            white[max(0, r - 2) : r + 3, :] = 1.0
+        white[:, max(0, fx - 2) : fx + 3] = 1.0
+        k += 1
+
+
+def autocorrelation(res: F32, block: float = 0.0) -> Autocorrelation:
+    """Whitened autocorrelation; `block` is the JPEG block size in res pixels (0: none)."""
+    h, w = res.shape
+    ph, pw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
+    centred = (res - np.float32(res.mean())).astype(np.float32)
+    spec = sfft.rfft2(centred, s=(ph, pw), workers=1)
+    power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32) + np.float32(1e-6)
+    # Smooth estimate of the spectrum (geometric mean over a ~30-bin neighbourhood; two box
+    # passes approximate a Gaussian at a fraction of its cost).
+    log_power = np.log(power)
+    box = (WHITEN_BOX, WHITEN_BOX)
+    smooth = cv2.blur(cv2.blur(log_power, box), box)
+    white = np.minimum(power / (np.exp(smooth) * np.float32(_LOG_BIAS)), np.float32(WHITEN_CLIP))
+    _notch_block_grid(white, ph, pw, block)
+    acf = np.fft.fftshift(sfft.irfft2(white, s=(ph, pw), workers=1)).astype(np.float32)
+    # Robust noise level from a sparse sample: the median of 3 million values is slow.
+    sample = acf[::7, ::7]
+    centre = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - centre))) + 1e-12
+    return Autocorrelation((acf - centre) / spread, ph // 2, pw // 2)
+
+
+@dataclass(frozen=True)
+class Lattice:
+    v1: Vec  # one tile side, in pixels of the analysed image
+    v2: Vec
+    strength: float
+
+    def scaled(self, factor_x: float, factor_y: float) -> Lattice:
+        f = np.array([factor_x, factor_y])
+        return Lattice(self.v1 * f, self.v2 * f, self.strength)
+
+    @property
+    def period(self) -> float:
+        return math.sqrt(abs(float(self.v1[0] * self.v2[1] - self.v1[1] * self.v2[0])))
+
+
+def _peaks(
+    acf: Autocorrelation, lo: float, hi: int, count: int
+) -> list[tuple[float, float, float]]:
+    cy, cx = acf.cy, acf.cx
+    sub = acf.values[cy - hi : cy + hi + 1, cx - hi : cx + hi + 1].copy()
+    yy, xx = np.mgrid[-hi : hi + 1, -hi : hi + 1]
+    rr = np.hypot(yy, xx)
+    # Half plane only: the autocorrelation is symmetric.
+    bad = (rr < lo) | (rr > hi) | (xx < 0) | ((xx == 0) & (yy <= 0))
+    sub[bad] = -1e9
+    dil = cv2.dilate(sub, np.ones((7, 7), np.uint8))
+    ys, xs = np.nonzero((sub >= dil) & ~bad)
+    vals = sub[ys, xs]
+    order = np.argsort(-vals)[:count]
+    return [(float(xx[ys[i], xs[i]]), float(yy[ys[i], xs[i]]), float(vals[i])) for i in order]
+
+
+def _submultiples(acf: Autocorrelation, v: Vec, value: float) -> list[tuple[Vec, float]]:
+    """v and the shorter lattice vectors along it: the strongest peak may be 2 or 3 tiles away.
+
+    All of them are kept: when the photo has a periodic texture of its own (an upscaled or
+    re-compressed original) whose period divides the tile's, the shortest one is not ours.
+    """
+    chain = [(v, value)]
+    changed = True
+    while changed:
+        changed = False
+        for d in (2, 3, 5):
+            if math.hypot(*v) / d < MIN_PERIOD:
+                continue
+            x, y, pv = acf.at(v[0] / d, v[1] / d)
+            if pv > MIN_PEAK and pv > 0.35 * value:
+                v, value, changed = np.array([x, y]), pv, True
+                chain.append((v, value))
+                break
+    return chain
+
+
+def _multiples(acf: Autocorrelation, v: Vec, hi: float) -> list[tuple[Vec, float]]:
+    out = []
+    for k in (2, 3, 4, 5):
+        if k * math.hypot(*v) > hi:
+            break
+        x, y, pv = acf.at(k * v[0], k * v[1])
+        if pv > MIN_PEAK:
+            out.append((np.array([x, y]), pv))
+    return out
+
+
+def _refine(acf: Autocorrelation, v1: Vec, v2: Vec) -> tuple[Vec, Vec]:
+    """Least squares over the visible lattice peaks, reaching further out in stages.
+
+    Precision grows with distance from the centre, but a small error in the first guess
+    also grows with it; each stage predicts the next, wider ring from the last fit.
+    """
+    lim_x, lim_y = acf.cx * 0.8, acf.cy * 0.8
+    for reach in (1, 2, 3, 5, 8):
+        k, m = _HALF_PLANE[reach]
+        px = k * v1[0] + m * v2[0]
+        py = k * v1[1] + m * v2[1]
+        inside = (np.abs(px) <= lim_x) & (np.abs(py) <= lim_y)
+        if inside.sum() < 3:
+            break
+        k, m, px, py = k[inside], m[inside], px[inside], py[inside]
+        fx, fy, val = acf.at_many(px, py, 2 if reach == 1 else 1)
+        keep = val >= 3.0
+        if keep.sum() < 3:
+            break
+        a = np.column_stack([k[keep], m[keep]])
+        b = np.column_stack([fx[keep], fy[keep]])
+        w = val[keep][:, None]
+        sol = np.linalg.lstsq(a * w, b * w, rcond=None)[0]
+        v1, v2 = sol[0], sol[1]
+    return v1, v2
+
+
+def _half_plane(reach: int) -> tuple[Vec, Vec]:
+    pts = [(k, m) for k in range(reach + 1) for m in range(-reach, reach + 1) if k > 0 or m > 0]
+    arr = np.array(pts, dtype=np.float64)
+    return arr[:, 0], arr[:, 1]
+
+
+_HALF_PLANE = {reach: _half_plane(reach) for reach in (1, 2, 3, 5, 8)}
+
+
+# Points of a square lattice (half plane) summed by the matched lattice search.
+_RING = np.array(
+    [
+        (1, 0),
+        (0, 1),
+        (1, 1),
+        (1, -1),
+        (2, 0),
+        (0, 2),
+        (2, 1),
+        (1, 2),
+        (2, -1),
+        (1, -2),
+        (2, 2),
+        (2, -2),
+    ],
+    dtype=np.float64,
+)
+MAX_ANGLE = math.radians(8.0)
+
+
+def _square_search(acf: Autocorrelation, lo: float, hi: float, count: int) -> list[tuple[Vec, Vec]]:
+    """Matched filter for a square lattice: mean autocorrelation over twelve lattice points,
+    for every period and small rotation. One tile peak may drown among the photo's own
+    structure; twelve at the right places rarely all do."""
+    grown = cv2.dilate(acf.values, np.ones((3, 3), np.uint8))
+    periods: list[float] = []
+    angles: list[float] = []
+    t = lo
+    while t <= hi:
+        # Steps small enough that the furthest point moves by under a pixel.
+        step = 0.7 / (2.83 * t)
+        n = int(2 * MAX_ANGLE / step) + 1
+        angles.extend(np.linspace(-MAX_ANGLE, MAX_ANGLE, n).tolist())
+        periods.extend([t] * n)
+        t += 0.6
+    if not periods:
+        return []
+    tt = np.array(periods)[:, None]
+    th = np.array(angles)[:, None]
+    k, m = _RING[:, 0][None, :], _RING[:, 1][None, :]
+    px = tt * (k * np.cos(th) - m * np.sin(th))
+    py = tt * (k * np.sin(th) + m * np.cos(th))
+    ix = np.rint(px).astype(np.int64) + acf.cx
+    iy = np.rint(py).astype(np.int64) + acf.cy
+    h, w = grown.shape
+    # Only lags with enough overlap count: beyond ~80 % of the image the sum is noise.
+    inside = (np.abs(px) < 0.8 * acf.cx) & (np.abs(py) < 0.8 * acf.cy)
+    vals = np.where(inside, grown[np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)], 0.0)
+    used = inside.sum(axis=1)
+    score = np.where(used >= 5, vals.sum(axis=1) / np.maximum(used, 1), -np.inf)
+    order = np.argsort(-score)
+    picked: list[tuple[float, float]] = []
+    for i in order[: 50 * count]:
+        if not np.isfinite(score[i]) or len(picked) >= count:
+            break
+        ti, ai = float(tt[i, 0]), float(th[i, 0])
+        if any(abs(ti / tj - 1) < 0.04 and abs(ai - aj) < math.radians(1.5) for tj, aj in picked):
+            continue
+        picked.append((ti, ai))
+    return [
+        (
+            np.array([ti * math.cos(ai), ti * math.sin(ai)]),
+            np.array([-ti * math.sin(ai), ti * math.cos(ai)]),
+        )
+        for ti, ai in picked
+    ]
+
+
+def lattice_score(acf: Autocorrelation, v1: Vec, v2: Vec) -> float:
+    """Mean autocorrelation at the six innermost lattice points."""
+    k, m = _RING[:6, 0], _RING[:6, 1]
+    _, _, vals = acf.at_many(k * v1[0] + m * v2[0], k * v1[1] + m * v2[1])
+    finite = vals[np.isfinite(vals)]
+    return float(np.mean(finite)) if finite.size >= 3 else -math.inf
+
+
+def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> list[Lattice]:
+    """Candidate tile lattices in a residual image, strongest first."""
+    acf = autocorrelation(res, block)
+    h, w = res.shape
+    hi = int(min(acf.cy - 8, acf.cx - 8, min(h, w) * 0.75))
+    if hi <= MIN_PERIOD * 1.5:
+        return []
+    out: list[Lattice] = []
+
+    def add(v1: Vec, v2: Vec) -> None:
+        r1, r2 = _refine(acf, v1, v2)
+        cand = Lattice(r1, r2, lattice_score(acf, r1, r2))
+        if math.isfinite(cand.strength) and not any(_same(cand, o) for o in out):
+            out.append(cand)
+
+    for x, y, val in _peaks(acf, MIN_PERIOD, hi, 4 * limit):
+        if val < MIN_PEAK or len(out) >= limit:
+            break
+        chain = _submultiples(acf, np.array([x, y]), val)
+        chain += _multiples(acf, chain[-1][0], hi)
+        for v1, _ in chain:
+            pair = _partner(acf, v1)
+            if pair is not None:
+                add(v1, pair)
+    for v1, v2 in _square_search(acf, MIN_PERIOD, hi / 1.5, limit):
+        add(v1, v2)
+    out.sort(key=lambda lat: -lat.strength)
+    out = out[: 2 * limit]
+    # A lattice of twice the tile is often measured more precisely than the tile itself
+    # (its peaks stand further out) while the tile's own peaks drown in the photo's
+    # texture: offer each lattice's half too, ranked with its parent; the pilot decides.
+    halves = [
+        Lattice(lat.v1 / 2.0, lat.v2 / 2.0, lat.strength)
+        for lat in out
+        if lat.period / 2.0 >= MIN_PERIOD
+    ]
+    merged: list[Lattice] = []
+    for lat in sorted(out + halves, key=lambda lat: -lat.strength):
+        if not any(_same(lat, o) for o in merged):
+            merged.append(lat)
+    return merged
+
+
+def _partner(acf: Autocorrelation, v1: Vec) -> Vec | None:
+    """The second tile side: roughly v1 turned by 90 degrees."""
+    turned = np.array([-v1[1], v1[0]])
+    # Most copies keep their aspect ratio: look right where a square tile puts the other
+    # side first, and only then further out, for a copy stretched in one direction.
+    x2, y2, val2 = acf.at(float(turned[0]), float(turned[1]), 2)
+    if val2 < MIN_PEAK:
+        radius = max(3, round(0.12 * math.hypot(*v1)))
+        x2, y2, val2 = acf.at(float(turned[0]), float(turned[1]), radius)
+    if val2 < MIN_PEAK:
+        # Assume a square tile; the pilot will tell.
+        return turned
+    v2 = np.array([x2, y2])
+    ratio = math.hypot(*v2) / max(math.hypot(*v1), 1e-9)
+    cos = abs(float(v1 @ v2)) / (math.hypot(*v1) * math.hypot(*v2))
+    if not 0.8 < ratio < 1.25 or cos > 0.35:
+        return turned
+    return v2
+
+
+def _same(a: Lattice, b: Lattice) -> bool:
+    # Same lattice if each basis vector of one is (up to sign) close to one of the other.
+    # Close means within a pixel or so: two estimates a few pixels apart are different
+    # hypotheses, and only the pilot can tell which is right.
+    def close(u: Vec, v: Vec) -> bool:
+        tol = max(1.0, 0.005 * math.hypot(*u))
+        return bool(np.hypot(*(u - v)) < tol or np.hypot(*(u + v)) < tol)
+
+    return (close(a.v1, b.v1) or close(a.v1, b.v2)) and (close(a.v2, b.v1) or close(a.v2, b.v2))
