@@ -21,6 +21,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
 import io
+import json
 import math
 import platform
 import re
@@ -29,7 +30,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ KEY = bytes.fromhex("5eed" * 16)
 WRONG_KEYS = {"old-1": b"\x11" * 32, "old-2": b"\x22" * 40}
 PAYLOAD = 0x9E3779B9
 MIN_PIXELS = 1_000_000
+FA_SIDE = 1280
+CACHE = ROOT / "bench" / "out" / "watermark-results.json"
 
 Attack = Callable[[Image.Image], Image.Image]
 
@@ -408,9 +411,10 @@ _FA_CACHE: dict[str, Image.Image] = {}
 def _fa_image(name: str) -> Image.Image:
     if name not in _FA_CACHE:
         image = load(PHOTOS / name)
-        # Work at up to 2048 px so ten thousand queries finish in an hour on two cores.
-        if max(image.size) > 2048:
-            image = long_side(image, 2048, Image.Resampling.LANCZOS)
+        # Work at up to FA_SIDE pixels so ten thousand queries finish in under an hour on
+        # two cores; copies of that size (thumbnails, social media) are common leaks too.
+        if max(image.size) > FA_SIDE:
+            image = long_side(image, FA_SIDE, Image.Resampling.LANCZOS)
         _FA_CACHE[name] = image
     return _FA_CACHE[name]
 
@@ -549,7 +553,7 @@ def _fa_lines(fa: dict[str, Any]) -> list[str]:
         "### False attribution",
         "",
         "Randomised copies (scale 25-100 %, crops, rotations up to 6°, tone changes, JPEG "
-        "q30-95) of the corpus photos at up to 2048 px: unmarked photos read with the key, "
+        "q30-95) of the corpus photos at up to 1280 px: unmarked photos read with the key, "
         "marked photos read with a keyring of two other keys, and marked photos read with "
         "their key (where any id other than the embedded one would be wrong).",
         "",
@@ -656,6 +660,9 @@ def main() -> None:
     parser.add_argument("--fa-queries", type=int, default=10_000)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="print instead of writing")
+    parser.add_argument(
+        "--reuse", action="store_true", help=f"reuse quality/robustness/speed from {CACHE.name}"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     command = "OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py " + " ".join(sys.argv[1:])
@@ -666,22 +673,40 @@ def main() -> None:
     baseline_error = baseline_available() if not args.no_baseline else "disabled (--no-baseline)"
     if baseline_error:
         print(f"invisible-watermark baseline not run: {baseline_error}", flush=True)
-    print(f"{len(paths)} photos; speed first (single process)", flush=True)
-    speed_rows = speed(paths)
-    for row in speed_rows:
-        print("speed", row, flush=True)
     results: list[PhotoResult] = []
+    speed_rows: list[SpeedRow] = []
+    if args.reuse and CACHE.exists():
+        saved = json.loads(CACHE.read_text())
+        speed_rows = [tuple(r) for r in saved["speed"]]
+        results = [PhotoResult(**r) for r in saved["results"]]
+        baseline_error = saved["baseline_error"]
+        print(f"reusing {CACHE}", flush=True)
     with get_context("spawn").Pool(args.procs) as pool:
-        jobs = [(p.name, baseline_error is None) for p in paths]
-        for res in pool.imap_unordered(run_photo, jobs):
-            results.append(res)
-            print(
-                f"{res.name}: blind {sum(res.blind.values())}/{len(res.blind)} informed "
-                f"{sum(res.informed.values())}/{len(res.informed)} faces "
-                f"{res.face_hits}/{res.face_total} psnr {res.quality['psnr']:.1f}",
-                flush=True,
+        if not results:
+            print(f"{len(paths)} photos; speed first (single process)", flush=True)
+            speed_rows = speed(paths)
+            for row in speed_rows:
+                print("speed", row, flush=True)
+            jobs = [(p.name, baseline_error is None) for p in paths]
+            for res in pool.imap_unordered(run_photo, jobs):
+                results.append(res)
+                print(
+                    f"{res.name}: blind {sum(res.blind.values())}/{len(res.blind)} informed "
+                    f"{sum(res.informed.values())}/{len(res.informed)} faces "
+                    f"{res.face_hits}/{res.face_total} psnr {res.quality['psnr']:.1f}",
+                    flush=True,
+                )
+            results.sort(key=lambda r: r.name)
+            CACHE.parent.mkdir(parents=True, exist_ok=True)
+            CACHE.write_text(
+                json.dumps(
+                    {
+                        "speed": speed_rows,
+                        "results": [asdict(r) for r in results],
+                        "baseline_error": baseline_error,
+                    }
+                )
             )
-        results.sort(key=lambda r: r.name)
         fa = false_attribution(pool, [p.name for p in paths], args.fa_queries)
     text = report(
         results,

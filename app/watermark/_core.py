@@ -309,14 +309,15 @@ class Keyring:
         original: Image.Image | None = None,
         candidates: Iterable[int] | None = None,
     ) -> Extraction:
+        """Read a suspect copy under every kept key; see Watermarker.extract."""
+        first = next(iter(self._marks.values()))
+        wanted = None if candidates is None else [first._check_payload(c) for c in candidates]
         rgb = to_rgb(suspect, minimum=_blind.MIN_SUSPECT_SIDE)
         luma = luminance(rgb)
         attempts = 0
         best_score = 0.0
         if original is not None:
-            informed, registered = _informed.extract(
-                self._marks, luma, to_rgb(original), candidates
-            )
+            informed, registered = _informed.extract(self._marks, luma, to_rgb(original), wanted)
             if informed.payload is not None or registered:
                 # A confident registration that does not decode is final: the blind
                 # reader would see the same pixels without the original's help.

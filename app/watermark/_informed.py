@@ -1,8 +1,9 @@
 """Informed reading: with the original photo at hand, undo the geometry and subtract it.
 
-1. Register the suspect onto the original: SIFT features, ratio test, RANSAC homography;
-   a second, closer look at the matched region when the suspect is a small part of the
-   photo; then an ECC refinement to a small fraction of a pixel.
+1. Register the suspect onto the original: SIFT features (ratio test, then mutual nearest
+   neighbours), a RANSAC affine fit, a second, closer look at the matched region when the
+   suspect is a small part of the photo, normalised cross-correlation when features fail;
+   then an ECC refinement on the embedding grid to a small fraction of a pixel.
 2. Resample the suspect onto the original's embedding grid, where the tile sits exactly
    where it was put, and subtract the original (after matching its tone curve and
    sharpness to the suspect's), leaving the mark and the copy's own noise.

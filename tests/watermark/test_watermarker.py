@@ -199,3 +199,8 @@ def test_candidates_never_name_a_download_that_is_not_marked(
 def test_errors_are_value_errors() -> None:
     assert issubclass(WatermarkError, ValueError)
     assert issubclass(InvalidPayload, WatermarkError)
+
+
+def test_invalid_candidates_are_refused(marker: Watermarker, original: Image.Image) -> None:
+    with pytest.raises(InvalidPayload):
+        marker.extract(original, original=original, candidates=[5, -1])
