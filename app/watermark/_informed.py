@@ -152,7 +152,7 @@ def register(suspect: F32, original: F32) -> Registration | None:
             continue
         h_small, inliers = found
         h_full = np.linalg.inv(_scale_matrix(ofx, ofy)) @ h_small @ _scale_matrix(sfx, sfy)
-        close = _closer_look(suspect, original, h_full)
+        close = _closer_look(suspect, original, h_full, inliers)
         if close is not None:
             return close
         return Registration(h_full, inliers)
@@ -194,7 +194,7 @@ def _by_template(suspect: F32, original: F32) -> Registration | None:
     return Registration(best[1], 0)
 
 
-def _closer_look(suspect: F32, original: F32, h_full: Mat) -> Registration | None:
+def _closer_look(suspect: F32, original: F32, h_full: Mat, inliers: int) -> Registration | None:
     """Re-match against the region of the original the suspect came from, at finer scale."""
     oh, ow = original.shape
     sh, sw = suspect.shape
@@ -208,9 +208,12 @@ def _closer_look(suspect: F32, original: F32, h_full: Mat) -> Registration | Non
     if x1 - x0 < 32 or y1 - y0 < 32:
         return None
     region_long = max(x1 - x0, y1 - y0)
-    # Only worth it when the first pass saw the region at much less than the suspect's detail.
+    # Only worth it when the first pass saw the region at much less than the suspect's
+    # detail, and not when it already matched plenty over a fair area (ECC does the rest).
     first_pass = region_long * min(1.0, MATCH_SIDE / max(oh, ow))
     if first_pass >= 0.6 * min(max(sh, sw), MATCH_SIDE):
+        return None
+    if inliers >= 3 * CONFIDENT_INLIERS and first_pass >= 256:
         return None
     crop = original[y0:y1, x0:x1]
     kp_s, d_s, sfx, sfy = _features(suspect, CLOSE_SIDE)
@@ -218,10 +221,10 @@ def _closer_look(suspect: F32, original: F32, h_full: Mat) -> Registration | Non
     found = _fit(kp_s, d_s, kp_c, d_c)
     if found is None:
         return None
-    h_small, inliers = found
+    h_small, close_inliers = found
     shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
     h = shift @ np.linalg.inv(_scale_matrix(cfx, cfy)) @ h_small @ _scale_matrix(sfx, sfy)
-    return Registration(h, inliers)
+    return Registration(h, close_inliers)
 
 
 def _grid_matrix(grid: Grid) -> Mat:
