@@ -67,9 +67,12 @@ class Autocorrelation:
         v = a[iy, ix].astype(np.float64)
 
         def parabola(minus: Vec, plus: Vec) -> Vec:
+            # Vertex of the parabola through three samples. Nearly flat samples make the
+            # curvature tiny and the vertex arbitrarily far away; the peak is within a
+            # pixel of the highest sample, so the offset is bounded by one.
             denom = minus - 2.0 * v + plus
             safe = np.where(denom < 0, denom, -1.0)
-            return np.where(denom < 0, 0.5 * (minus - plus) / safe, 0.0)
+            return np.where(denom < 0, np.clip(0.5 * (minus - plus) / safe, -1.0, 1.0), 0.0)
 
         dx = parabola(a[iy, ix - 1].astype(np.float64), a[iy, ix + 1].astype(np.float64))
         dy = parabola(a[iy - 1, ix].astype(np.float64), a[iy + 1, ix].astype(np.float64))
@@ -164,7 +167,10 @@ def _submultiples(acf: Autocorrelation, v: Vec, value: float) -> list[tuple[Vec,
             if math.hypot(*v) / d < MIN_PERIOD:
                 continue
             x, y, pv = acf.at(v[0] / d, v[1] / d)
-            if pv > MIN_PEAK and pv > 0.35 * value:
+            # A sub-multiple is shorter: without that check a flat ridge once sent the
+            # search back to the same vector for ever.
+            shorter = math.hypot(x, y) < 0.75 * math.hypot(*v)
+            if shorter and pv > MIN_PEAK and pv > 0.35 * value:
                 v, value, changed = np.array([x, y]), pv, True
                 chain.append((v, value))
                 break
