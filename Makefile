@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 PORT ?= 5000
 
-.PHONY: install run test check lint typecheck migrations-check browser translations bench clean
+.PHONY: install run test check lint typecheck migrations-check browser translations clean
 
 install: $(STAMP) $(CATALOGUES) idp/node_modules/.package-lock.json
 

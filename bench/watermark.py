@@ -589,13 +589,16 @@ def report(
     baseline_error: str | None,
     command: str,
     run_minutes: float,
+    run_note: str = "",
 ) -> str:
     lines = [
         "## Watermark",
         "",
-        f"Machine: {machine()}; one thread per process. Command (from the project root):",
+        f"Machine: {machine()}; one thread per process. Commands (from the project root; "
+        "the baseline's import needs torch, and 2.13.0 is the CPU build pip finds here):",
         "",
         "```",
+        ".venv/bin/pip install torch==2.13.0 && .venv/bin/pip install -e '.[dev,bench]'",
         command,
         "```",
         "",
@@ -605,6 +608,8 @@ def report(
         f"Total run time {run_minutes:.0f} min.",
         "",
     ]
+    if run_note:
+        lines += [run_note, ""]
     if notes:
         lines += ["Left out:", "", *[f"- {n}" for n in notes], ""]
     lines += _quality_lines(results)
@@ -707,7 +712,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     shown = [a for a in sys.argv[1:] if a not in ("--reuse", "--no-write")]
-    command = "OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py " + " ".join(shown)
+    command = " ".join(["OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py", *shown])
     paths, notes = corpus()
     if args.quick:
         paths = paths[:3]
@@ -730,6 +735,7 @@ def main() -> None:
             fa = false_attribution(pool, [p.name for p in paths], args.fa_queries)
             fa_minutes = (time.perf_counter() - started) / 60
             saved.update(fa=fa, fa_queries=args.fa_queries, fa_minutes=fa_minutes)
+            saved.pop("note", None)
             _save(saved)
     text = report(
         [PhotoResult(**r) for r in saved["results"]],
@@ -739,6 +745,7 @@ def main() -> None:
         baseline_error=saved["baseline_error"],
         command=command,
         run_minutes=saved["minutes"] + saved["fa_minutes"],
+        run_note=saved.get("note", ""),
     )
     print(text)
     if not args.no_write:
