@@ -6,10 +6,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Integer, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, str_enum, utcnow
 
 
 class ActorKind(enum.StrEnum):
@@ -26,16 +26,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    actor_kind: Mapped[ActorKind] = mapped_column(
-        Enum(
-            ActorKind,
-            name="audit_actor_kind",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda kinds: [kind.value for kind in kinds],
-        )
-    )
+    actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "audit_actor_kind", 16))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(200), default="")

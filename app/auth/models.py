@@ -8,7 +8,6 @@ import enum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, utcnow
+from app.db import Base, str_enum, utcnow
 from app.schools.models import Family, School
 
 
@@ -60,16 +59,7 @@ class StaffUser(Base):
     # Stored lower-cased so that look-ups are exact and case-insensitive at once.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[StaffRole] = mapped_column(
-        Enum(
-            StaffRole,
-            name="staff_role",
-            native_enum=False,
-            create_constraint=True,
-            length=32,
-            values_callable=lambda roles: [role.value for role in roles],
-        )
-    )
+    role: Mapped[StaffRole] = mapped_column(str_enum(StaffRole, "staff_role", 32))
     # School administrators belong to one school; operators and photographers to none
     # (photographers are assigned to events instead).
     school_id: Mapped[int | None] = mapped_column(
@@ -97,17 +87,6 @@ class SessionStage(enum.StrEnum):
     ENROL = "enrol"
 
 
-def _enum(enum_class: type[enum.StrEnum], name: str, length: int) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=length,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class UserSession(Base):
     """A server-side sign-in; the browser holds only a random id whose SHA-256 is stored."""
 
@@ -126,7 +105,7 @@ class UserSession(Base):
     staff_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
     )
-    stage: Mapped[SessionStage] = mapped_column(_enum(SessionStage, "session_stage", 16))
+    stage: Mapped[SessionStage] = mapped_column(str_enum(SessionStage, "session_stage", 16))
     # The account's session_version at sign-in; a bump ends this session.
     session_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -175,7 +154,7 @@ class SignInThrottle(Base):
     __table_args__ = (UniqueConstraint("scope", "key_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[ThrottleScope] = mapped_column(_enum(ThrottleScope, "throttle_scope", 32))
+    scope: Mapped[ThrottleScope] = mapped_column(str_enum(ThrottleScope, "throttle_scope", 32))
     # SHA-256 of the key, so the table holds no e-mail addresses of people who mistyped.
     key_hash: Mapped[str] = mapped_column(String(64))
     failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Guardian, StaffUser
-from app.db import Base, utcnow
+from app.db import Base, str_enum, utcnow
 from app.schools.models import Family
 
 
@@ -30,16 +30,7 @@ class Invitation(Base):
     family_id: Mapped[int] = mapped_column(
         ForeignKey("families.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[InvitationKind] = mapped_column(
-        Enum(
-            InvitationKind,
-            name="invitation_kind",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda kinds: [kind.value for kind in kinds],
-        )
-    )
+    kind: Mapped[InvitationKind] = mapped_column(str_enum(InvitationKind, "invitation_kind", 16))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import StaffUser
-from app.db import Base, utcnow
+from app.db import Base, str_enum, utcnow
 from app.schools.models import Classroom, School
 
 event_classrooms = Table(
@@ -85,14 +84,7 @@ class Photo(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     status: Mapped[PhotoStatus] = mapped_column(
-        Enum(
-            PhotoStatus,
-            name="photo_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
+        str_enum(PhotoStatus, "photo_status", 16),
         default=PhotoStatus.PENDING,
     )
     width: Mapped[int | None] = mapped_column(Integer)
