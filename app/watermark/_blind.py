@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._lattice import Lattice, find_lattices
+from ._lattice import Lattice, find_lattices, peak_offset
 from ._pattern import OVERSAMPLE, TILE
 from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual
 
@@ -230,8 +230,8 @@ def _local_peak(
     spread = 1.4826 * float(np.median(np.abs(corr - centre))) + 1e-12
 
     def parabola(minus: float, mid: float, plus: float) -> float:
-        denom = minus - 2.0 * mid + plus
-        return 0.0 if denom >= 0 else float(np.clip(0.5 * (minus - plus) / denom, -0.5, 0.5))
+        # The highest point of the whole window: its vertex is within half a sample.
+        return float(peak_offset(np.array(minus), np.array(mid), np.array(plus), 0.5))
 
     mid = float(corr[iy % n0, ix % n1])
     fy = parabola(float(corr[(iy - 1) % n0, ix % n1]), mid, float(corr[(iy + 1) % n0, ix % n1]))

@@ -31,6 +31,17 @@ MIN_PEAK = 5.0
 MAX_CANDIDATES = 12
 
 
+def peak_offset(minus: Vec, mid: Vec, plus: Vec, limit: float) -> Vec:
+    """Sub-sample offset of the vertex of the parabola through three samples, within ±limit.
+
+    Nearly flat samples make the curvature tiny and the vertex arbitrarily far away; the
+    peak is known to be near the middle sample, so the offset is bounded. Not concave: 0.
+    """
+    denom = minus - 2.0 * mid + plus
+    safe = np.where(denom < 0, denom, -1.0)
+    return np.where(denom < 0, np.clip(0.5 * (minus - plus) / safe, -limit, limit), 0.0)
+
+
 @dataclass(frozen=True)
 class Autocorrelation:
     values: F32  # normalised: robust noise level is 1
@@ -66,16 +77,10 @@ class Autocorrelation:
         ix = ix0 + best % side - radius
         v = a[iy, ix].astype(np.float64)
 
-        def parabola(minus: Vec, plus: Vec) -> Vec:
-            # Vertex of the parabola through three samples. Nearly flat samples make the
-            # curvature tiny and the vertex arbitrarily far away; the peak is within a
-            # pixel of the highest sample, so the offset is bounded by one.
-            denom = minus - 2.0 * v + plus
-            safe = np.where(denom < 0, denom, -1.0)
-            return np.where(denom < 0, np.clip(0.5 * (minus - plus) / safe, -1.0, 1.0), 0.0)
-
-        dx = parabola(a[iy, ix - 1].astype(np.float64), a[iy, ix + 1].astype(np.float64))
-        dy = parabola(a[iy - 1, ix].astype(np.float64), a[iy + 1, ix].astype(np.float64))
+        # The highest sample may sit at the window's edge with a higher one just outside:
+        # the peak is then up to a pixel beyond it.
+        dx = peak_offset(a[iy, ix - 1].astype(np.float64), v, a[iy, ix + 1].astype(np.float64), 1.0)
+        dy = peak_offset(a[iy - 1, ix].astype(np.float64), v, a[iy + 1, ix].astype(np.float64), 1.0)
         px = np.where(ok, ix - self.cx + dx, xs)
         py = np.where(ok, iy - self.cy + dy, ys)
         return px, py, np.where(ok, v, -np.inf)

@@ -61,15 +61,14 @@ def test_submultiple_search_ends_when_the_answer_is_not_shorter() -> None:
     assert len(chain) == 1
 
 
-def test_submultiples_are_found_and_each_is_shorter() -> None:
+def test_submultiples_are_found_and_each_is_shorter(monkeypatch: pytest.MonkeyPatch) -> None:
     values = _acf()
     for k in (1, 2, 4):
         values[CENTRE + 12 * k, CENTRE] = 30.0 / k
     acf = Autocorrelation(values, CENTRE, CENTRE)
+    monkeypatch.setattr("app.watermark._lattice.MIN_PERIOD", 10)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("app.watermark._lattice.MIN_PERIOD", 10)
-        chain = _submultiples(acf, np.array([0.0, 48.0]), 7.5)
+    chain = _submultiples(acf, np.array([0.0, 48.0]), 7.5)
 
     lengths = [float(np.hypot(*v)) for v, _ in chain]
     assert lengths == pytest.approx([48.0, 24.0, 12.0])
