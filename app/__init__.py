@@ -18,17 +18,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import models  # noqa: F401 (registers every table on Base.metadata)
-    from app.auth.setup import init_identity
+    from app.auth.oidc import OidcClient
+    from app.auth.setup import load_providers
     from app.config import Settings
-    from app.db import Database, make_engine
-    from app.errors import register_error_handlers
-    from app.extensions import babel, csrf, init_limiter, limiter_storage_options
-    from app.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, select_locale
-    from app.jobs import JobRunner
-    from app.security import install_security_headers
+    from app.extensions import csrf, init_limiter, limiter_storage_options
+    from app.i18n import set_default_locale
+    from app.runtime import build_runtime
+    from app.web.context import install_runtime
+    from app.web.errors import register_error_handlers
+    from app.web.i18n import init_i18n
+    from app.web.identity import init_identity
+    from app.web.params import IdConverter
+    from app.web.registry import register_blueprints
+    from app.web.security import install_security_headers
 
     settings = settings or Settings.from_env()
-    secrets = settings.load_secrets()
+    runtime = build_runtime(settings)
+    runtime.oidc = OidcClient(load_providers(settings))
+    set_default_locale(settings.default_locale)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     settings.var_dir.chmod(0o700)
 
@@ -36,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
     secure = settings.cookie_secure
     app.config.update(
-        SECRET_KEY=secrets.flask_secret,
+        SECRET_KEY=runtime.secrets.flask_secret,
         # The __Host- prefix makes the browser refuse the cookie unless it is Secure,
         # host-only and path=/, so it is only used when cookies are Secure.
         SESSION_COOKIE_NAME="__Host-photogate" if secure else "photogate",
@@ -45,8 +52,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Lax, not Strict: the OpenID Connect callback is a cross-site top-level navigation.
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
-        BABEL_DEFAULT_LOCALE=settings.default_locale,
-        BABEL_TRANSLATION_DIRECTORIES="translations",
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -54,9 +59,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=3600,
         PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
     )
-    app.extensions["photogate.settings"] = settings
-    app.extensions["photogate.secrets"] = secrets
-    app.extensions["photogate.jobs"] = JobRunner(settings.redis_url)
 
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -66,31 +68,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             x_host=settings.trusted_proxies,
         )
 
-    Database(make_engine(settings.database_url)).init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    app.url_map.converters["id"] = IdConverter
+    install_runtime(app, runtime)
+    init_i18n(app)
     csrf.init_app(app)
     init_limiter(app)
     install_security_headers(app, settings)
     register_error_handlers(app)
-    init_identity(app, settings, secrets)
-
-    @app.context_processor
-    def _template_globals() -> dict[str, object]:
-        from flask_babel import get_locale
-
-        return {
-            "current_locale": str(get_locale()),
-            "supported_locales": SUPPORTED_LOCALES,
-            "language_names": LANGUAGE_NAMES,
-        }
-
-    from app.main.views import bp as main_bp
-
-    app.register_blueprint(main_bp)
-
-    from app.studio.api import bp as studio_api_bp
-    from app.studio.views import bp as studio_bp
-
-    app.register_blueprint(studio_bp)
-    app.register_blueprint(studio_api_bp)
+    init_identity(app)
+    register_blueprints(app)
     return app

@@ -10,6 +10,8 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from app import create_app
 from app.config import ConfigError, Settings
+from app.web.context import runtime
+from app.web.registry import register_commands
 
 if TYPE_CHECKING:
     from app.auth.local_provider import LocalProvider
@@ -39,7 +41,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     from app.migrate import upgrade
 
-    upgrade(current_app.extensions["photogate.settings"].database_url, revision)
+    upgrade(runtime().settings.database_url, revision)
     click.echo(f"database at {revision}")
 
 
@@ -47,14 +49,12 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def demo() -> None:
     """Create (or refresh) the demo school and print its sign-in details."""
-    from app.db import get_database
     from app.demo import seed_demo
 
-    settings = current_app.extensions["photogate.settings"]
-    if settings.is_production:
+    if runtime().settings.is_production:
         raise click.ClickException("the demo school is never created in production")
-    with get_database().session_scope() as session:
-        report = seed_demo(session, current_app)
+    with runtime().database.session_scope() as session:
+        report = seed_demo(session, runtime())
     click.echo(report.render())
 
 
@@ -65,10 +65,9 @@ def demo() -> None:
 def serve(host: str, port: int) -> None:
     """Run the development server (production uses gunicorn, see docker/)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = app.extensions["photogate.settings"]
-    if settings.is_production:
+    if runtime().settings.is_production:
         raise click.ClickException("use gunicorn in production (see docker/)")
-    provider = _start_local_provider(app, settings)
+    provider = _start_local_provider(app, runtime().settings)
     click.echo(f"PhotoGate on http://{host}:{port}  (Ctrl+C stops it)")
     # run_simple, not app.run(): Flask ignores app.run() inside its own CLI.
     from werkzeug.serving import run_simple
@@ -116,31 +115,22 @@ def _start_local_provider(app: Flask, settings: Settings) -> LocalProvider | Non
 @with_appcontext
 def worker() -> None:
     """Process background jobs from Redis (production; the embedded default runs them inline)."""
-    from redis import Redis
     from rq import Worker
 
-    from app.jobs import QUEUE_NAME
+    from app.jobs import QUEUE_NAME, register_worker_runtime
+    from app.photos.jobs import warm_up
 
-    settings = current_app.extensions["photogate.settings"]
-    if not settings.redis_url:
+    queue = runtime().jobs.redis
+    if queue is None:
         raise click.ClickException("PHOTOGATE_REDIS_URL is not set: jobs already run inline")
-    # Loaded and warmed once here, so each forked job starts with the imaging ready.
-    from app.studio.jobs import warm_up
-
+    # Loaded and warmed once here, so each forked job starts with the imaging ready and
+    # this process's runtime (its pool replaced in each child).
     warm_up()
-    Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url)).work()
-
-
-def _register_feature_groups() -> None:
-    """Feature command groups (``photogate watermark …``) are added here."""
-    from app.commands.watermark import watermark
-    from app.studio.cli import studio
-
-    cli.add_command(studio)
-    cli.add_command(watermark)
+    register_worker_runtime(runtime())
+    Worker([QUEUE_NAME], connection=queue).work()
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register_feature_groups()
+    register_commands(cli)
     cli.main(prog_name="photogate")

@@ -52,13 +52,49 @@ def _parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
     return value
 
 
+#: Directories of retired keys, kept so that old marks and old wrapped keys stay readable.
+RETIRED_KEY_DIRS: dict[str, tuple[str, str]] = {
+    "watermark_key": ("PHOTOGATE_WATERMARK_RETIRED_KEYS_DIR", "watermark-retired"),
+    "kek": ("PHOTOGATE_KEK_RETIRED_KEYS_DIR", "kek-retired"),
+}
+BlobStoreKind = Literal["local", "s3"]
+
+
 @dataclass(frozen=True)
 class Secrets:
-    """The three independent secrets; each is at least 32 random bytes."""
+    """The three independent secrets (each at least 32 random bytes), and retired keys."""
 
     flask_secret: bytes = field(repr=False)
     watermark_key: bytes = field(repr=False)
     kek: bytes = field(repr=False)
+    #: Watermark keys no longer used for new marks, still tried when reading a suspect.
+    watermark_retired: tuple[bytes, ...] = field(default=(), repr=False)
+    #: Key-encryption keys that only unwrap rows not yet re-wrapped with the current one.
+    kek_retired: tuple[bytes, ...] = field(default=(), repr=False)
+
+
+def read_secret_file(path: Path, variable: str = "") -> bytes:
+    """The secret in ``path``: its bytes without surrounding whitespace, at least 32 of them.
+
+    The one key format of the project: the files PhotoGate generates hold 64 hex digits
+    and a newline, but any file of 32 or more random bytes works.
+    """
+    where = f"{variable}: " if variable else ""
+    try:
+        data = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigError(f"{where}cannot read {path}: {error.strerror or error}") from None
+    if len(data) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{where}the secret in {path} has {len(data)} bytes; "
+            f"a secret needs at least {MIN_SECRET_BYTES}"
+        )
+    return data
+
+
+def write_secret_file(path: Path) -> bool:
+    """Create ``path`` holding a new random secret (mode 0600); False if it already exists."""
+    return _create_secret_file(path)
 
 
 #: Provider names appear in callback URLs (/auth/callback/<name>), so they stay URL-safe.
@@ -166,6 +202,15 @@ class Settings:
     #: Development only: the port of the local OpenID provider of the demo families
     #: (``photogate serve`` starts it); None means no local provider.
     local_oidc_port: int | None = None
+    #: Directories of retired keys (see RETIRED_KEY_DIRS); default under var/secrets.
+    retired_key_dirs: Mapping[str, Path] = field(default_factory=dict)
+    #: Where encrypted photo blobs live: files under var/blobs, or an S3-compatible bucket.
+    blob_store: BlobStoreKind = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    #: An S3-compatible endpoint (MinIO, Ceph, …); empty means AWS itself.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -180,6 +225,11 @@ class Settings:
             for name, (_, default) in SECRET_FILES.items()
         }
         object.__setattr__(self, "secret_files", files)
+        retired = {
+            name: Path(self.retired_key_dirs.get(name, var_dir / "secrets" / default))
+            for name, (_, default) in RETIRED_KEY_DIRS.items()
+        }
+        object.__setattr__(self, "retired_key_dirs", retired)
 
     # -- construction ---------------------------------------------------------------
 
@@ -216,6 +266,14 @@ class Settings:
             database_url = _with_password(database_url, Path(password_file))
         providers_file = get("PHOTOGATE_OIDC_PROVIDERS_FILE")
         oidc_providers = _read_oidc_providers(Path(providers_file)) if providers_file else ()
+        retired_key_dirs = {
+            name: Path(path)
+            for name, (var, _) in RETIRED_KEY_DIRS.items()
+            if (path := get(var)) is not None
+        }
+        blob_store = get("PHOTOGATE_BLOB_STORE") or "local"
+        if blob_store not in ("local", "s3"):
+            raise ConfigError(f"PHOTOGATE_BLOB_STORE must be local or s3, not {blob_store!r}")
         local_port_raw = get("PHOTOGATE_LOCAL_OIDC_PORT")
         local_oidc_port = (
             _parse_int("PHOTOGATE_LOCAL_OIDC_PORT", local_port_raw or "0")
@@ -243,6 +301,12 @@ class Settings:
             oidc_providers=oidc_providers,
             # Only the development demo runs a local provider; 0 switches it off.
             local_oidc_port=(local_oidc_port or None) if env == "development" else None,
+            retired_key_dirs=retired_key_dirs,
+            blob_store="s3" if blob_store == "s3" else "local",
+            s3_bucket=get("PHOTOGATE_S3_BUCKET") or "",
+            s3_prefix=get("PHOTOGATE_S3_PREFIX") or "",
+            s3_endpoint_url=get("PHOTOGATE_S3_ENDPOINT_URL") or "",
+            s3_region=get("PHOTOGATE_S3_REGION") or "",
         )
         settings.validate()
         return settings
@@ -281,6 +345,7 @@ class Settings:
         self._validate_oidc_providers()
         if self.local_oidc_port is not None and not 0 < self.local_oidc_port < 65536:
             raise ConfigError("PHOTOGATE_LOCAL_OIDC_PORT must be a TCP port (1-65535), or 0")
+        self._validate_blob_store()
         if not self.is_production:
             return
         if self.local_oidc_port is not None:
@@ -301,6 +366,14 @@ class Settings:
             path = self.secret_files[name]
             if not path.is_file():
                 raise ConfigError(f"{var} must name an existing secret file in production")
+
+    def _validate_blob_store(self) -> None:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ConfigError("PHOTOGATE_BLOB_STORE=s3 needs PHOTOGATE_S3_BUCKET")
+        if self.s3_endpoint_url and not self.s3_endpoint_url.startswith(("http://", "https://")):
+            raise ConfigError("PHOTOGATE_S3_ENDPOINT_URL must be an http(s) URL")
+        if self.is_production and self.s3_endpoint_url.startswith("http://"):
+            raise ConfigError("PHOTOGATE_S3_ENDPOINT_URL must be https:// in production")
 
     def _validate_oidc_providers(self) -> None:
         variable = "PHOTOGATE_OIDC_PROVIDERS_FILE"
@@ -336,11 +409,26 @@ class Settings:
                 if self.is_production:
                     raise ConfigError(f"{var} must name an existing secret file in production")
                 _create_secret_file(path)
-            data = path.read_bytes().strip()
-            if len(data) < MIN_SECRET_BYTES:
-                raise ConfigError(f"{var}: the secret in {path} is shorter than 32 bytes")
-            values[name] = data
-        return Secrets(**values)
+            values[name] = read_secret_file(path, var)
+        retired: dict[str, tuple[bytes, ...]] = {}
+        for name, (var, _) in RETIRED_KEY_DIRS.items():
+            keys = [read_secret_file(path, var) for path in _key_files(self.retired_key_dirs[name])]
+            # A current key also left among the retired ones is simply the current key.
+            retired[name] = tuple(key for key in keys if key != values[name])
+        return Secrets(
+            flask_secret=values["flask_secret"],
+            watermark_key=values["watermark_key"],
+            kek=values["kek"],
+            watermark_retired=retired["watermark_key"],
+            kek_retired=retired["kek"],
+        )
+
+
+def _key_files(directory: Path) -> list[Path]:
+    """The ``*.key`` files of a retired-keys directory, in name order (missing: none)."""
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.glob("*.key") if path.is_file())
 
 
 def _with_password(url: str, password_file: Path) -> str:
@@ -359,16 +447,20 @@ def _with_password(url: str, password_file: Path) -> str:
     return rendered
 
 
-def _create_secret_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
+def _create_secret_file(path: Path) -> bool:
+    if not path.parent.exists():
+        # A directory made for secrets is for secrets only; an existing one (the working
+        # directory of `photogate watermark keygen --out key`) is left as it is.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
     # O_EXCL: two processes starting at once must not overwrite each other's key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return
+        return False
     with os.fdopen(fd, "wb") as handle:
-        handle.write(_secrets.token_hex(SECRET_BYTES).encode("ascii"))
+        handle.write(_secrets.token_hex(SECRET_BYTES).encode("ascii") + b"\n")
+    return True
 
 
 def ensure_secret_file(path: Path) -> None:

@@ -1,7 +1,10 @@
-"""Declarative base, engine creation and the per-request session.
+"""Declarative base, column types, engine creation and units of work (no Flask).
 
 Services receive a :class:`~sqlalchemy.orm.Session`, ``flush()`` and never ``commit()``;
-the request (or CLI command) that owns the transaction commits.
+the request (:mod:`app.web.context`) or the CLI command or job that owns the transaction
+commits.  A unit of work that writes begins its transaction as a writer on SQLite
+(``BEGIN IMMEDIATE``): SQLite refuses at once, instead of waiting, a transaction that read
+first and then wants to write while another connection writes.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+#: Execution option of the engine that opens write transactions (see the module docstring).
+WRITER_OPTION = "photogate_writer"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,30 +117,38 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A writer takes the write lock first and waits for it (busy_timeout) rather than
+        # failing with "database is locked" when it upgrades from reading.
+        writer = conn.get_execution_options().get(WRITER_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
 class Database:
-    """The engine and session factory of one application."""
+    """The engine and session factories of one application (or worker, or command)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker: sessionmaker[Session] = sessionmaker(bind=engine, expire_on_commit=False)
+        self.writer_sessionmaker: sessionmaker[Session] = sessionmaker(
+            bind=engine.execution_options(**{WRITER_OPTION: True}), expire_on_commit=False
+        )
 
     def bind_to(self, connection: Any) -> None:
         """Make every session join ``connection``'s transaction (tests roll it back)."""
-        self.sessionmaker = sessionmaker(
+        joined: sessionmaker[Session] = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.sessionmaker = joined
+        self.writer_sessionmaker = joined
 
-    def init_app(self, app: Flask) -> None:
-        app.extensions["photogate.db"] = self
-        app.teardown_appcontext(_close_session)
+    def session(self, *, write: bool = False) -> Session:
+        """A new session; ``write`` for one whose transactions write (see the docstring)."""
+        return (self.writer_sessionmaker if write else self.sessionmaker)()
 
     @contextmanager
-    def session_scope(self) -> Iterator[Session]:
-        """A session for CLI commands and jobs: commit on success, roll back on error."""
-        session = self.sessionmaker()
+    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work for commands and jobs: commit on success, roll back on error."""
+        session = self.session(write=write)
         try:
             yield session
             session.commit()
@@ -144,26 +157,3 @@ class Database:
             raise
         finally:
             session.close()
-
-
-def get_database(app: Flask | None = None) -> Database:
-    target = app if app is not None else current_app
-    database: Database = target.extensions["photogate.db"]
-    return database
-
-
-def db_session() -> Session:
-    """The session of the current request, opened on first use."""
-    session: Session | None = g.get("_db_session")
-    if session is None:
-        session = get_database().sessionmaker()
-        g._db_session = session
-    return session
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session: Session | None = g.pop("_db_session", None)
-    if session is not None:
-        # Anything the view did not commit is discarded: no half-written rows.
-        session.rollback()
-        session.close()

@@ -12,19 +12,23 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyotp
-from flask import Flask
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import StaffRole, StaffUser
 from app.auth.passwords import hash_password
+from app.auth.policies import SYSTEM
 from app.db import utcnow
-from app.gallery.models import Event, Photo, PhotoStatus
+from app.photos.models import Event, Photo, PhotoStatus
 from app.schools.models import Classroom, Enrolment, Family, School, Student
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 DEMO_SLUG = "demo-sakura"
 DEMO_PHOTO_COUNT = 6
@@ -92,7 +96,7 @@ class DemoReport:
         return "\n".join(lines)
 
 
-def seed_demo(session: Session, app: Flask) -> DemoReport:
+def seed_demo(session: Session, runtime: Runtime) -> DemoReport:
     """Create the demo school if absent, refresh staff credentials, and report them."""
     school = session.scalar(select(School).where(School.slug == DEMO_SLUG))
     if school is None:
@@ -103,29 +107,29 @@ def seed_demo(session: Session, app: Flask) -> DemoReport:
     report.staff = _refresh_staff(session, school)
     event = session.scalar(select(Event).where(Event.school_id == school.id))
     if event is not None:
-        _ensure_demo_photos(session, app, event)
+        _ensure_demo_photos(session, runtime, event)
         report.event = event.title
         report.photos = len(event.photos)
-    _refresh_family_access(session, app, school, report)
+    _refresh_family_access(session, runtime, school, report)
     session.flush()
     return report
 
 
 def _refresh_family_access(
-    session: Session, app: Flask, school: School, report: DemoReport
+    session: Session, runtime: Runtime, school: School, report: DemoReport
 ) -> None:
     from app.auth.demo_logins import demo_users
     from app.families.services import issue_roster_invitations
 
     report.guardian_logins = [
-        (user.username, user.password) for user in demo_users(app.config["SECRET_KEY"])
+        (user.username, user.password) for user in demo_users(runtime.secrets.flask_secret)
     ]
     issued = issue_roster_invitations(
         session,
-        None,
+        SYSTEM,
         school,
         [family.id for family in school.families],
-        key=app.extensions["photogate.codes_key"],
+        key=runtime.keys.codes,
         now=utcnow(),
     )
     report.invitations = [(item.family.display_name, item.code) for item in issued]
@@ -158,16 +162,16 @@ def _create_school(session: Session) -> School:
     return school
 
 
-def _ensure_demo_photos(session: Session, app: Flask, event: Event) -> None:
+def _ensure_demo_photos(session: Session, runtime: Runtime, event: Event) -> None:
     """Put the generated photos through the real upload pipeline: the original stored
     encrypted under the blob directory, master, preview and thumbnail made, status ready."""
     from contextlib import nullcontext
 
-    from app.studio.jobs import app_blobs, app_limits
-    from app.studio.services import accept_upload, process_photo
-    from app.studio.storage import MASTER
+    from app.photos.blobs import MASTER
+    from app.photos.processing import process_photo
+    from app.studio.services import IncomingFile, upload_photos
 
-    blobs, limits = app_blobs(app), app_limits(app)
+    blobs, limits = runtime.blobs, runtime.limits
     photographer = session.scalar(select(StaffUser).where(StaffUser.email == STAFF[0][0]))
     for index in range(DEMO_PHOTO_COUNT):
         data = _encode(generate_demo_photo(index))
@@ -187,16 +191,16 @@ def _ensure_demo_photos(session: Session, app: Flask, event: Event) -> None:
             # Seeded before photos were stored, or the blobs were deleted: make it again.
             session.delete(existing)
             session.flush()
-        outcome = accept_upload(
+        outcome = upload_photos(
             session,
             blobs,
-            photographer,
+            photographer if photographer is not None else SYSTEM,
             event,
-            filename=f"sports-day-{index + 1:02}.jpg",
-            data=data,
+            [IncomingFile(f"sports-day-{index + 1:02}.jpg", data)],
+            album_id=None,
             limits=limits,
             now=utcnow(),
-        )
+        )[0]
         if outcome.photo is None:
             continue
         process_photo(lambda: nullcontext(session), blobs, outcome.photo.id, limits, utcnow)

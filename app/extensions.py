@@ -6,7 +6,6 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, request
-from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
@@ -20,7 +19,6 @@ def client_ip() -> str:
     return request.remote_addr or "0.0.0.0"  # noqa: S104 (a key, not a bind address)
 
 
-babel = Babel()
 csrf = CSRFProtect()
 # Loads the signed-in account from the server-side session record (app.auth.login).
 login_manager = LoginManager()

@@ -15,7 +15,7 @@ from app.auth.models import (
 )
 from app.db import Base
 from app.families.models import Invitation
-from app.gallery.models import (
+from app.photos.models import (
     Album,
     Event,
     Photo,

@@ -113,9 +113,10 @@ def timed(func: Callable[[], object]) -> float:
 def single_process(paths: list[Path], blob_dir: Path) -> tuple[float, float, dict[str, float]]:
     """Median seconds per photo: plain Pillow, ours, and ours step by step."""
     from app.imaging import derivatives, encode_jpeg, open_upload, perceptual_hash
-    from app.storage import ORIGINAL, PREVIEW, THUMBNAIL, EncryptedBlobs, KeyRing, LocalBlobStore
-    from app.studio.services import render_photo
-    from app.studio.storage import MASTER, UploadLimits
+    from app.photos.blobs import MASTER, ORIGINAL, PREVIEW, THUMBNAIL
+    from app.photos.limits import UploadLimits
+    from app.photos.processing import render_photo
+    from app.storage import EncryptedBlobs, KeyRing, LocalBlobStore
 
     blobs = EncryptedBlobs(LocalBlobStore(blob_dir), KeyRing.from_secrets(os.urandom(32)))
     limits = UploadLimits()
@@ -172,13 +173,14 @@ def _seed(app: Flask) -> tuple[int, str]:
     import datetime as dt
 
     from app.auth.models import StaffRole, StaffUser
-    from app.db import get_database, utcnow
-    from app.gallery.models import Event
+    from app.db import utcnow
+    from app.photos.models import Event
     from app.schools.models import School
     from app.studio.services import create_api_token
+    from app.web.context import runtime
 
     now = utcnow()
-    with get_database(app).session_scope() as session:
+    with runtime(app).database.session_scope() as session:
         school = School(name="Benchmark school", slug=f"bench-{os.getpid()}-{time.time_ns()}")
         photographer = StaffUser(
             email=f"bench-{time.time_ns()}@example.test",
@@ -282,14 +284,14 @@ def _run_workers(app: Flask, pool: WorkerPool) -> tuple[float, float]:
     """
     from sqlalchemy import select
 
-    from app.db import get_database
-    from app.gallery.models import Photo, PhotoStatus
+    from app.photos.models import Photo, PhotoStatus
+    from app.web.context import runtime
 
     start = time.perf_counter()
     pool.start()
     try:
         while True:
-            with get_database(app).session_scope() as session:
+            with runtime(app).database.session_scope() as session:
                 statuses = set(session.scalars(select(Photo.status)))
             if PhotoStatus.PENDING not in statuses:
                 wall = time.perf_counter() - start
@@ -367,9 +369,9 @@ def worker_pool(
 
     from app import create_app
     from app.config import Settings
-    from app.db import get_database
-    from app.gallery.models import Photo, PhotoStatus
     from app.migrate import upgrade
+    from app.photos.models import Photo, PhotoStatus
+    from app.web.context import runtime
 
     Redis.from_url(redis_url).flushdb()
     upgrade(database_url)
@@ -388,7 +390,7 @@ def worker_pool(
         capacity = cpu_capacity(pool.count)
         wall, round_peak = _run_workers(app, pool)
         peak = max(peak, round_peak)
-        with get_database(app).session_scope() as session:
+        with runtime(app).database.session_scope() as session:
             photos = list(session.scalars(select(Photo).where(Photo.event_id == event_id)))
         if {photo.status for photo in photos} != {PhotoStatus.READY}:
             raise SystemExit("not every photo became ready")
@@ -397,7 +399,7 @@ def worker_pool(
         span = (finished[-1] - finished[pool.count - 1]).total_seconds()
         steady = (len(finished) - pool.count) / span * 60 if span > 0 else float("nan")
         runs.append(PoolRun(upload_s=upload, wall_s=wall, steady_per_min=steady, capacity=capacity))
-    get_database(app).engine.dispose()
+    runtime(app).database.engine.dispose()
     return runs, peak
 
 

@@ -12,7 +12,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,12 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
+from app.auth.models import Guardian, StaffUser
 from app.config import Settings
-from app.db import get_database, make_engine
+from app.db import make_engine
 from app.migrate import upgrade
+from app.web.context import runtime
+from tests.support.web import Clock, sign_in
 
 pytest_plugins = ["tests.idp"]
 
@@ -109,10 +112,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
     """The application with every session inside one transaction rolled back afterwards."""
     application = create_app(settings)
-    own_engine = get_database(application).engine
+    own_engine = runtime(application).database.engine
     connection = engine.connect()
     transaction = connection.begin()
-    get_database(application).bind_to(connection)
+    runtime(application).database.bind_to(connection)
     application.config["TESTING"] = True
     try:
         yield application
@@ -127,7 +130,7 @@ def session(app: Flask) -> Iterator[Session]:
     """A session on the test transaction, for factories and assertions."""
     # No application context is held open here: each request of the test then gets its own,
     # with a fresh ``g``, exactly as in production.
-    db = get_database(app).sessionmaker()
+    db = runtime(app).database.sessionmaker()
     yield db
     db.close()
 
@@ -135,6 +138,25 @@ def session(app: Flask) -> Iterator[Session]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    """The app's clock, starting at the real time and moving only when told."""
+    moving = Clock()
+    runtime(app).clock = moving
+    return moving
+
+
+@pytest.fixture
+def login_as(app: Flask, client: FlaskClient, session: Session) -> Callable[..., FlaskClient]:
+    """Sign ``client`` in as a staff member or guardian (a fresh active session) and return it."""
+
+    def sign_in_as(user: StaffUser | Guardian) -> FlaskClient:
+        sign_in(app, client, session, user)
+        return client
+
+    return sign_in_as
 
 
 # -- Redis ---------------------------------------------------------------------------------
@@ -200,7 +222,7 @@ def live_server(tmp_path: Path, live_server_overrides: dict[str, Any]) -> Iterat
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        get_database(application).engine.dispose()
+        runtime(application).database.engine.dispose()
         scratch.drop()
 
 

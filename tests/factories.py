@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Guardian, StaffRole, StaffUser
 from app.db import utcnow
-from app.gallery.models import Event, Photo, PhotoStatus
+from app.photos.models import Event, Photo, PhotoStatus
 from app.schools.models import Classroom, Enrolment, Family, School, Student
 
 _counter = itertools.count(1)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, Length, Regexp
 
 from app.auth.models import StaffRole
+from app.i18n import lazy_gettext as _l
+from app.web.forms import Form
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
-class StaffCreateForm(FlaskForm):
+class StaffCreateForm(Form):
     email = EmailField(
         _l("E-mail address"),
         validators=[DataRequired(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Length(max=320)],

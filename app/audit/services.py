@@ -1,7 +1,7 @@
 """Record audit events and verify the hash chain.
 
 Each event's ``hash`` is HMAC-SHA256 over the previous event's hash and the event's own
-fields, keyed by a key derived from the Flask secret (HKDF, info ``b"photogate audit"``).
+fields, keyed by a key derived from the Flask secret (:class:`app.keys.DerivedKeys`).
 Changing, deleting or reordering a stored row breaks every later link, and without the key
 nobody can forge a consistent chain.  The table is append-only at the database level too
 (triggers in the migration).
@@ -15,12 +15,9 @@ import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -30,18 +27,10 @@ from app.db import utcnow
 logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
-HKDF_INFO = b"photogate audit"
 # Any constant works; it names the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK_ID = 0x70686F746F67  # "photog"
 
 DetailValue = str | int | bool | None
-
-
-def audit_key(flask_secret: bytes) -> bytes:
-    """The chain's HMAC key, derived from (and independent of uses of) the Flask secret."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(
-        flask_secret
-    )
 
 
 def ip_prefix(address: str | None) -> str:
@@ -140,18 +129,35 @@ def verify_chain(session: Session, *, key: bytes) -> ChainReport:
     return ChainReport(True, count)
 
 
-def events_for(
-    session: Session, *, action: str | None = None, subject: str | None = None
-) -> list[AuditEvent]:
-    """Events, newest first, optionally filtered (for pages and tests)."""
-    query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    if subject is not None:
-        query = query.where(AuditEvent.subject == subject)
-    return list(session.scalars(query))
+@dataclass(frozen=True)
+class Window:
+    """The newest events, newest first, and what checking them found."""
+
+    events: Sequence[AuditEvent]
+    report: ChainReport
 
 
-def details_of(event: AuditEvent) -> dict[str, Any]:
-    """The event's details as a plain dict."""
-    return dict(event.details)
+def verify_window(session: Session, *, key: bytes, limit: int) -> Window:
+    """Check the newest ``limit`` events: each hash, and each link to the event before it.
+
+    The cost does not grow with the log (a page can afford it on every view); only
+    :func:`verify_chain` proves the whole chain from the first event.
+    """
+    rows = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    shown = rows[:limit]
+    # The extra, older row only anchors the oldest shown event's link.
+    anchor = rows[limit] if len(rows) > limit else None
+    expected_prev = anchor.hash if anchor is not None else GENESIS_HASH
+    for event in reversed(shown):
+        if event.prev_hash != expected_prev:
+            return Window(
+                shown,
+                ChainReport(False, len(shown), event.id, "link to the previous event is broken"),
+            )
+        if not hmac.compare_digest(event.hash, _digest(key, event)):
+            return Window(
+                shown,
+                ChainReport(False, len(shown), event.id, "event content does not match its hash"),
+            )
+        expected_prev = event.hash
+    return Window(shown, ChainReport(True, len(shown)))

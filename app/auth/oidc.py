@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask_babel import lazy_gettext as _l
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
@@ -47,6 +46,7 @@ from app.auth.models import OidcLoginRequest
 from app.auth.tokens import sha256_hex
 from app.config import OidcProviderConfig
 from app.errors import AppError
+from app.i18n import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-from flask_babel import lazy_gettext as _l
+from app.i18n import lazy_gettext as _l
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256

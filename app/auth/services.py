@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import pyotp
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,10 +29,11 @@ from app.auth.models import (
 from app.auth.oidc import VerifiedIdentity
 from app.auth.password_policy import password_problems
 from app.auth.passwords import hash_password, needs_rehash, verify_password
-from app.auth.policies import can_create_staff, can_manage_staff
+from app.auth.policies import can_create_staff, can_manage_staff, sees_every_school
 from app.auth.sessions import end_all_sessions
 from app.auth.tokens import keyed_hash, new_code, new_token, normalise_code, sha256_hex
 from app.errors import Conflict, Forbidden, Invalid
+from app.i18n import lazy_gettext as _l
 
 TOTP_ISSUER = "PhotoGate"
 TOTP_INTERVAL = 30
@@ -367,6 +367,6 @@ def set_password_with_link(
 def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
     """The accounts ``actor`` may see in the staff list."""
     query = select(StaffUser).order_by(StaffUser.role, StaffUser.email)
-    if actor.role is not StaffRole.OPERATOR:
+    if not sees_every_school(actor):
         query = query.where(StaffUser.school_id == actor.school_id)
     return list(session.scalars(query))

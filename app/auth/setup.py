@@ -1,18 +1,12 @@
-"""Wiring of the identity features into the application factory."""
+"""The OpenID providers families sign in with: configured ones and the demo's local one."""
 
 from __future__ import annotations
 
-from flask import Flask
-
-from app.audit.services import audit_key
-from app.auth.login import init_login
-from app.auth.oidc import OidcClient, Provider
-from app.clock import install_clock
-from app.config import ConfigError, OidcProviderConfig, Secrets, Settings, ensure_secret_file
+from app.auth.oidc import Provider
+from app.config import ConfigError, OidcProviderConfig, Settings, ensure_secret_file
 
 LOCAL_PROVIDER_NAME = "local"
 LOCAL_CLIENT_ID = "photogate-demo"
-CODES_KEY_INFO = b"photogate codes"
 
 
 def local_provider_config(settings: Settings) -> OidcProviderConfig | None:
@@ -55,25 +49,3 @@ def load_providers(settings: Settings) -> list[Provider]:
             )
         )
     return providers
-
-
-def init_identity(app: Flask, settings: Settings, secrets: Secrets) -> None:
-    """Clock, keys, OpenID providers, the session layer and the identity blueprints."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    install_clock(app)
-    app.extensions["photogate.audit_key"] = audit_key(secrets.flask_secret)
-    app.extensions["photogate.codes_key"] = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=CODES_KEY_INFO
-    ).derive(secrets.flask_secret)
-    app.extensions["photogate.oidc"] = OidcClient(load_providers(settings))
-    init_login(app)
-
-    from app.admin.views import bp as admin_bp
-    from app.auth.views import bp as auth_bp
-    from app.families.views import bp as families_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(families_bp)
-    app.register_blueprint(admin_bp)

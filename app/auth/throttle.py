@@ -12,13 +12,13 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import SignInThrottle, ThrottleScope
 from app.auth.tokens import sha256_hex
-from app.errors import AppError
+from app.errors import TooManyRequests
+from app.i18n import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -55,25 +55,17 @@ POLICIES: dict[ThrottleScope, ThrottlePolicy] = {
 }
 
 
-class Locked(AppError):
+class Locked(TooManyRequests):
     """Too many failures: wait ``retry_after`` seconds."""
-
-    status_code = 429
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            str(
-                _l(
-                    "Too many failed attempts. Please wait %(minutes)d minute(s) and try again.",
-                    minutes=max(1, math.ceil(retry_after / 60)),
-                )
-            )
+            retry_after,
+            _l(
+                "Too many failed attempts. Please wait %(minutes)d minute(s) and try again.",
+                minutes=max(1, math.ceil(retry_after / 60)),
+            ),
         )
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 def _key_hash(scope: ThrottleScope, key: str) -> str:
@@ -102,6 +94,9 @@ def record_failure(
     policy = POLICIES[scope]
     row = _row(session, scope, key)
     if row is None:
+        # Rows nobody failed on for longer than any policy remembers are worthless;
+        # sweeping them whenever a new one is made keeps the table small.
+        prune(session, now)
         row = SignInThrottle(
             scope=scope,
             key_hash=_key_hash(scope, key),

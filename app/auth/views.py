@@ -14,31 +14,16 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.forms import (
-    ActionForm,
     CodeForm,
     EnrolForm,
     ProviderSignInForm,
     SetPasswordForm,
     StaffSignInForm,
 )
-from app.auth.login import (
-    account_required,
-    audit,
-    begin_session,
-    clear_cookie,
-    codes_key,
-    current_signed_in,
-    login_cookie_name,
-    oidc_client,
-    pending_session,
-    set_cookie,
-    sign_out_response,
-    signed_in_or_403,
-)
+from app.auth.login import begin_session, login_cookie_name, sign_out_response
 from app.auth.models import SessionStage, StaffUser
 from app.auth.oidc import LOGIN_REQUEST_LIFETIME, CallbackRejected, ProviderUnavailable
 from app.auth.services import (
@@ -57,12 +42,23 @@ from app.auth.services import (
 from app.auth.sessions import active_sessions, end_all_sessions, end_session, session_of
 from app.auth.throttle import Locked
 from app.auth.tokens import new_token, sha256_hex
-from app.clock import now
-from app.db import db_session
-from app.errors import Invalid, NotFound, render_error
-from app.extensions import limiter
+from app.errors import Invalid, NotFound
+from app.extensions import client_ip, limiter
+from app.i18n import gettext as _
 from app.qr import qr_svg
 from app.urls import safe_next
+from app.web.audit import audit
+from app.web.context import db_session, keys, now, oidc_client
+from app.web.errors import error_response
+from app.web.forms import ActionForm
+from app.web.identity import (
+    account_required,
+    clear_cookie,
+    current_signed_in,
+    pending_session,
+    set_cookie,
+    signed_in_or_403,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +92,6 @@ def sign_in() -> str:
 @limiter.limit("20/minute;200/hour")
 def start_login(provider: str) -> WerkzeugResponse:
     form = ProviderSignInForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     client = oidc_client()
     chosen = client.provider(provider)
     if chosen is None:
@@ -154,8 +148,7 @@ def callback(provider: str) -> WerkzeugResponse:
         )
         db.commit()
         logger.warning("OpenID callback for %s rejected: %s", provider, error.reason)
-        body, status = render_error(error.status_code, error.message)
-        response = make_response(body, status)
+        response = error_response(error.status_code, error.message)
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
     guardian = guardian_for_identity(db, identity, now=now())
@@ -167,8 +160,7 @@ def callback(provider: str) -> WerkzeugResponse:
             details={"reason": "account_disabled"},
         )
         db.commit()
-        body, status = render_error(403, _("This account has been disabled by the school."))
-        return make_response(body, status)
+        return error_response(403, _("This account has been disabled by the school."))
     default = url_for("families.home")
     target = safe_next(identity.next_url, default) if identity.next_url else default
     redirect_response: WerkzeugResponse = redirect(target)
@@ -191,9 +183,6 @@ def callback(provider: str) -> WerkzeugResponse:
 
 @bp.post("/signout")
 def sign_out() -> WerkzeugResponse:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     signed_in = current_signed_in()
     db = db_session()
     pending = pending_session()
@@ -211,9 +200,6 @@ def sign_out() -> WerkzeugResponse:
 @bp.post("/signout/everywhere")
 @account_required
 def sign_out_everywhere() -> WerkzeugResponse:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     account = signed_in_or_403().account
     db = db_session()
     ended = end_all_sessions(db, account, now=now(), reason="sign_out_everywhere")
@@ -237,9 +223,6 @@ def sessions() -> str:
 @bp.post("/account/sessions/<int:session_id>/end")
 @account_required
 def end_one_session(session_id: int) -> WerkzeugResponse:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     signed_in = signed_in_or_403()
     db = db_session()
     record = session_of(db, signed_in.account, session_id)
@@ -273,7 +256,7 @@ def staff_sign_in() -> str | WerkzeugResponse | tuple[str, int]:
         email_hash = sha256_hex(normalise_email(form.email.data or ""))[:16]
         try:
             user = authenticate_staff(
-                db, form.email.data or "", form.password.data or "", ip=_client_ip(), now=now()
+                db, form.email.data or "", form.password.data or "", ip=client_ip(), now=now()
             )
         except Locked:
             audit("auth.staff_locked", details={"email_sha256": email_hash})
@@ -291,12 +274,6 @@ def staff_sign_in() -> str | WerkzeugResponse | tuple[str, int]:
         db.commit()
         return response
     return render_template("auth/staff_sign_in.html", form=form, error=None)
-
-
-def _client_ip() -> str:
-    from app.extensions import client_ip
-
-    return client_ip()
 
 
 def _pending_staff(stage: SessionStage) -> StaffUser | None:
@@ -320,7 +297,7 @@ def staff_second_factor() -> str | WerkzeugResponse | tuple[str, int]:
         db = db_session()
         try:
             method = verify_second_factor(
-                db, user, form.code.data or "", key=codes_key(), now=now()
+                db, user, form.code.data or "", key=keys().codes, now=now()
             )
         except Locked:
             audit("auth.second_factor_locked", actor=user, subject=f"staff:{user.id}")
@@ -354,7 +331,7 @@ def staff_enrol() -> str | WerkzeugResponse | tuple[str, int]:
         db = db_session()
         try:
             codes = confirm_totp_enrolment(
-                db, user, secret, form.code.data or "", key=codes_key(), now=now()
+                db, user, secret, form.code.data or "", key=keys().codes, now=now()
             )
         except CodeRefused as refused:
             error = refused.message
@@ -380,10 +357,9 @@ def set_password(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     db = db_session()
     link = valid_link(db, token, now=now())
     if link is None:
-        body, status = render_error(
+        return error_response(
             400, _("This link has expired or was already used. Ask for a new one.")
         )
-        return str(body), status
     form = SetPasswordForm()
     error = None
     if form.validate_on_submit():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import tempfile
 import warnings
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import click
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from app.config import ConfigError, read_secret_file, write_secret_file
 from app.watermark import Extraction, Keyring, Watermarker, WatermarkError
 
 KEY_BYTES = 32
@@ -30,16 +30,9 @@ def _register_heif() -> None:
 
 def _read_key(path: Path) -> bytes:
     try:
-        key = path.read_bytes()
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot read key file {path}: {error.strerror or error}"
-        ) from None
-    if len(key) < KEY_BYTES:
-        raise click.ClickException(
-            f"key file {path} holds {len(key)} bytes; a watermark key needs at least {KEY_BYTES}"
-        )
-    return key
+        return read_secret_file(path)
+    except ConfigError as error:
+        raise click.ClickException(f"watermark key: {error}") from None
 
 
 def _open_image(path: Path) -> Image.Image:
@@ -97,18 +90,18 @@ def watermark() -> None:
 @watermark.command("keygen")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def keygen(out: Path) -> None:
-    """Write a new random watermark key to OUT (mode 0600; never overwrites)."""
+    """Write a new random watermark key to OUT (mode 0600; never overwrites).
+
+    The file has the format of every PhotoGate secret (64 hex digits), so it can be named
+    by PHOTOGATE_WATERMARK_KEY_FILE as it is.
+    """
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise click.ClickException(f"{out} already exists; refusing to overwrite a key") from None
+        created = write_secret_file(out)
     except OSError as error:
         raise click.ClickException(f"cannot create {out}: {error.strerror or error}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(KEY_BYTES))
-    # O_CREAT's mode is filtered by the umask; make sure no one else can read the key.
-    os.chmod(out, 0o600)
-    click.echo(f"wrote {KEY_BYTES}-byte watermark key to {out}")
+    if not created:
+        raise click.ClickException(f"{out} already exists; refusing to overwrite a key")
+    click.echo(f"wrote a {KEY_BYTES}-byte watermark key to {out}")
 
 
 @watermark.command("embed")

@@ -14,10 +14,10 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.i18n import lazy_gettext as _l
 from app.schools.models import Classroom, Enrolment, Family, School, Student
 
 MAX_BYTES = 1024 * 1024
@@ -76,7 +76,9 @@ class RosterPreview:
         return not self.errors and bool(self.rows)
 
 
-def _decode(data: bytes) -> str | None:
+def decode_roster(data: bytes) -> str | None:
+    """The roster's text: UTF-8 (with or without a BOM) or Shift_JIS (cp932, what Excel
+    writes for Japanese), or None when it is neither."""
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return data.decode(encoding)
@@ -90,7 +92,7 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterError]]:
     errors: list[RosterError] = []
     if len(data) > MAX_BYTES:
         return [], [RosterError(0, str(_l("The file is larger than 1 MB.")))]
-    text = _decode(data)
+    text = decode_roster(data)
     if text is None:
         return [], [RosterError(0, str(_l("The file is not UTF-8 or Shift_JIS text.")))]
     reader = csv.reader(io.StringIO(text, newline=""))

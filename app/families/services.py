@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import throttle
-from app.auth.models import Guardian, StaffUser, ThrottleScope
+from app.auth.models import Guardian, ThrottleScope
+from app.auth.policies import Actor, Permission, actor_id, can_act_for_school
 from app.auth.sessions import end_all_sessions
 from app.auth.tokens import keyed_hash, new_code, normalise_code
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Forbidden, Invalid
 from app.families.models import Invitation, InvitationKind
+from app.i18n import lazy_gettext as _l
 from app.schools.models import Family, School
 
 ROSTER_CODE_LENGTH = 12
@@ -52,7 +53,7 @@ def _issue(
     *,
     key: bytes,
     now: dt.datetime,
-    staff: StaffUser | None = None,
+    staff: Actor | None = None,
     guardian: Guardian | None = None,
 ) -> IssuedInvitation:
     # One open invitation of each kind per family: a new letter replaces the old one.
@@ -77,7 +78,7 @@ def _issue(
         code_hash=code_hash(key, code),
         created_at=now,
         expires_at=now + lifetime,
-        created_by_staff_id=staff.id if staff is not None else None,
+        created_by_staff_id=actor_id(staff) if staff is not None else None,
         created_by_guardian_id=guardian.id if guardian is not None else None,
     )
     session.add(invitation)
@@ -87,7 +88,7 @@ def _issue(
 
 def issue_roster_invitations(
     session: Session,
-    actor: StaffUser | None,
+    actor: Actor,
     school: School,
     family_ids: list[int],
     *,
@@ -95,6 +96,8 @@ def issue_roster_invitations(
     now: dt.datetime,
 ) -> list[IssuedInvitation]:
     """New letter codes for families of ``school`` (ids of other schools are ignored)."""
+    if not can_act_for_school(actor, school.id, Permission.INVITATIONS_MANAGE):
+        raise Forbidden()
     families = session.scalars(
         select(Family)
         .where(Family.school_id == school.id, Family.id.in_(family_ids))

@@ -4,40 +4,28 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.auth.login import (
-    audit,
-    codes_key,
-    current_guardian,
-    current_staff,
-    guardian_or_403,
-    guardian_required,
-    staff_or_403,
-    staff_required,
-)
-from app.auth.models import Guardian, StaffRole
+from app.auth.models import Guardian
 from app.auth.policies import (
     Permission,
     can_act_for_school,
     has_permission,
-    knows_school,
+    manages_school,
     require,
     require_found,
+    sees_every_school,
 )
 from app.auth.sessions import end_all_sessions
 from app.auth.throttle import Locked
 from app.auth.tokens import normalise_code
-from app.clock import now
-from app.db import db_session
 from app.errors import Conflict, Invalid
 from app.extensions import limiter
-from app.families.forms import ActionForm, ClaimForm, RosterConfirmForm, RosterUploadForm
+from app.families.forms import ClaimForm, RosterConfirmForm, RosterUploadForm
 from app.families.models import Invitation, InvitationKind
-from app.families.roster import import_roster, preview_roster
+from app.families.roster import decode_roster, import_roster, preview_roster
 from app.families.services import (
     MAX_GUARDIANS,
     InvitationRefused,
@@ -52,8 +40,21 @@ from app.families.services import (
     revoke_invitation,
     school_families,
 )
+from app.i18n import gettext as _
 from app.qr import qr_svg
 from app.schools.models import Family, School
+from app.web.audit import audit
+from app.web.context import db_session, keys, now, settings
+from app.web.forms import ActionForm
+from app.web.identity import (
+    current_guardian,
+    current_staff,
+    guardian_or_403,
+    guardian_required,
+    staff_or_403,
+    staff_required,
+)
+from app.web.params import id_list
 
 bp = Blueprint("families", __name__, template_folder="templates")
 
@@ -73,8 +74,7 @@ def _code_key() -> str:
 
 
 def _join_url(code: str) -> str:
-    public_url: str = current_app.extensions["photogate.settings"].public_url
-    return f"{public_url}{url_for('families.join')}?code={code}"
+    return f"{settings().public_url}{url_for('families.join')}?code={code}"
 
 
 # -- the family's side ---------------------------------------------------------------
@@ -116,7 +116,7 @@ def join() -> str | WerkzeugResponse | tuple[str, int]:
         db = db_session()
         try:
             invitation = claim_invitation(
-                db, guardian, form.code.data or "", key=codes_key(), now=now()
+                db, guardian, form.code.data or "", key=keys().codes, now=now()
             )
         except Locked:
             audit("family.claim_locked", subject=f"guardian:{guardian.id}")
@@ -147,12 +147,9 @@ def join() -> str | WerkzeugResponse | tuple[str, int]:
 @guardian_required
 @limiter.limit("10/hour", key_func=_guardian_key)
 def invite() -> str | tuple[str, int]:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     guardian = _guardian()
     db = db_session()
-    issued = invite_guardian(db, guardian, key=codes_key(), now=now())
+    issued = invite_guardian(db, guardian, key=keys().codes, now=now())
     audit(
         "family.guardian_invited",
         subject=f"family:{issued.family.id}",
@@ -171,12 +168,9 @@ def _family_invitation(invitation_id: int, family_id: int | None) -> Invitation:
     )
 
 
-@bp.post("/family/invitations/<int:invitation_id>/revoke")
+@bp.post("/family/invitations/<id:invitation_id>/revoke")
 @guardian_required
 def revoke(invitation_id: int) -> WerkzeugResponse:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     guardian = _guardian()
     invitation = _family_invitation(invitation_id, guardian.family_id)
     # The school's letter code is the school's to withdraw.
@@ -189,12 +183,9 @@ def revoke(invitation_id: int) -> WerkzeugResponse:
     return redirect(url_for("families.home"), code=303)
 
 
-@bp.post("/family/guardians/<int:guardian_id>/remove")
+@bp.post("/family/guardians/<id:guardian_id>/remove")
 @guardian_required
 def remove(guardian_id: int) -> WerkzeugResponse:
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     me = _guardian()
     db = db_session()
     target = require_found(db.get(Guardian, guardian_id))
@@ -220,7 +211,7 @@ def _school(school_id: int, permission: Permission) -> School:
     # The role decides first (403); whether the school is theirs to know comes second (404).
     require(has_permission(staff, permission))
     school = require_found(
-        db_session().get(School, school_id), visible=knows_school(staff, school_id)
+        db_session().get(School, school_id), visible=manages_school(staff, school_id)
     )
     require(can_act_for_school(staff, school_id, permission))
     return school
@@ -236,13 +227,13 @@ def _school_family(school: School, family_id: int) -> Family:
 def schools() -> str | WerkzeugResponse:
     staff = staff_or_403()
     require(has_permission(staff, Permission.ROSTER_MANAGE))
-    if staff.role is not StaffRole.OPERATOR and staff.school_id is not None:
+    if not sees_every_school(staff) and staff.school_id is not None:
         return redirect(url_for("families.roster", school_id=staff.school_id))
     visible = list(db_session().scalars(select(School).order_by(School.name)))
     return render_template("families/schools.html", schools=visible)
 
 
-@bp.get("/schools/<int:school_id>/roster")
+@bp.get("/schools/<id:school_id>/roster")
 @staff_required
 def roster(school_id: int) -> str:
     school = _school(school_id, Permission.ROSTER_MANAGE)
@@ -267,7 +258,7 @@ def roster(school_id: int) -> str:
     )
 
 
-@bp.post("/schools/<int:school_id>/roster/preview")
+@bp.post("/schools/<id:school_id>/roster/preview")
 @staff_required
 def roster_preview(school_id: int) -> str | tuple[str, int]:
     school = _school(school_id, Permission.ROSTER_MANAGE)
@@ -278,7 +269,8 @@ def roster_preview(school_id: int) -> str | tuple[str, int]:
     preview = preview_roster(db_session(), school, int(upload.school_year.data or 0), data)
     confirm = RosterConfirmForm(
         school_year=str(upload.school_year.data),
-        roster_text=data.decode("utf-8-sig", errors="replace") if preview.ok else "",
+        # The confirmation posts the text back as UTF-8, whatever the file's encoding was.
+        roster_text=(decode_roster(data) or "") if preview.ok else "",
     )
     html = render_template(
         "families/roster_preview.html",
@@ -290,7 +282,7 @@ def roster_preview(school_id: int) -> str | tuple[str, int]:
     return html if preview.ok else (html, 400)
 
 
-@bp.post("/schools/<int:school_id>/roster/import")
+@bp.post("/schools/<id:school_id>/roster/import")
 @staff_required
 def roster_import(school_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.ROSTER_MANAGE)
@@ -326,19 +318,16 @@ def roster_import(school_id: int) -> WerkzeugResponse:
     return redirect(url_for("families.roster", school_id=school.id), code=303)
 
 
-@bp.post("/schools/<int:school_id>/invitations")
+@bp.post("/schools/<id:school_id>/invitations")
 @staff_required
 @limiter.limit("30/hour")
 def issue_letters(school_id: int) -> str:
     school = _school(school_id, Permission.INVITATIONS_MANAGE)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
-    ids = [int(v) for v in request.form.getlist("family_id") if v.isdigit()]
+    ids = id_list(request.form, "family_id")
     if not ids:
         raise Invalid(_("Choose at least one family."))
     db = db_session()
-    issued = issue_roster_invitations(db, current_staff(), school, ids, key=codes_key(), now=now())
+    issued = issue_roster_invitations(db, staff_or_403(), school, ids, key=keys().codes, now=now())
     for item in issued:
         audit(
             "family.invitation_issued",
@@ -351,7 +340,7 @@ def issue_letters(school_id: int) -> str:
     return render_template("families/letters.html", school=school, letters=letters, qr=qr_svg)
 
 
-@bp.get("/schools/<int:school_id>/families/<int:family_id>")
+@bp.get("/schools/<id:school_id>/families/<id:family_id>")
 @staff_required
 def family_detail(school_id: int, family_id: int) -> str:
     school = _school(school_id, Permission.FAMILIES_MANAGE)
@@ -366,13 +355,10 @@ def family_detail(school_id: int, family_id: int) -> str:
     )
 
 
-@bp.post("/schools/<int:school_id>/invitations/<int:invitation_id>/revoke")
+@bp.post("/schools/<id:school_id>/invitations/<id:invitation_id>/revoke")
 @staff_required
 def school_revoke(school_id: int, invitation_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.INVITATIONS_MANAGE)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     db = db_session()
     invitation = require_found(db.get(Invitation, invitation_id))
     require_found(invitation, visible=invitation.school_id == school.id)
@@ -393,13 +379,10 @@ def _school_guardian(school: School, family_id: int, guardian_id: int) -> tuple[
     return family, guardian
 
 
-@bp.post("/schools/<int:school_id>/families/<int:family_id>/guardians/<int:guardian_id>/remove")
+@bp.post("/schools/<id:school_id>/families/<id:family_id>/guardians/<id:guardian_id>/remove")
 @staff_required
 def school_remove_guardian(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.FAMILIES_MANAGE)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     family, guardian = _school_guardian(school, family_id, guardian_id)
     db = db_session()
     remove_guardian(db, guardian, now=now())
@@ -414,14 +397,11 @@ def school_remove_guardian(school_id: int, family_id: int, guardian_id: int) -> 
 
 
 @bp.post(
-    "/schools/<int:school_id>/families/<int:family_id>/guardians/<int:guardian_id>/revoke-sessions"
+    "/schools/<id:school_id>/families/<id:family_id>/guardians/<id:guardian_id>/revoke-sessions"
 )
 @staff_required
 def school_revoke_sessions(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.FAMILIES_MANAGE)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        raise Invalid()
     family, guardian = _school_guardian(school, family_id, guardian_id)
     db = db_session()
     ended = end_all_sessions(db, guardian, now=now(), reason="revoked_by_school")

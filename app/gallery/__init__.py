@@ -1,1 +1,1 @@
-"""Events and their photos, and what families may see of them."""
+"""What families see of events and photos (built on :mod:`app.photos`)."""

@@ -2,6 +2,7 @@
 
 Typical upload path::
 
+    probe(data)                            # cheap checks in the request: size, format, pixels
     image = open_upload(data)              # RejectedImage on anything unacceptable
     original = encode_jpeg(image)          # pixels only, no metadata
     copies = derivatives(image)            # thumbnail (400 px) and preview (1600 px)
@@ -10,7 +11,7 @@ Typical upload path::
 
 from __future__ import annotations
 
-from app.imaging.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, open_upload
+from app.imaging.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Probe, open_upload, probe
 from app.imaging.derivatives import (
     DEFAULT_JPEG_QUALITY,
     PREVIEW_LONG_SIDE,
@@ -42,6 +43,7 @@ __all__ = [
     "THUMBNAIL_LONG_SIDE",
     "Derivatives",
     "PerceptualHash",
+    "Probe",
     "RejectedImage",
     "RejectionCode",
     "derivatives",
@@ -51,6 +53,7 @@ __all__ = [
     "make_thumbnail",
     "open_upload",
     "perceptual_hash",
+    "probe",
     "resize_long_side",
     "sniff_format",
 ]

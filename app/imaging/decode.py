@@ -19,6 +19,7 @@ import threading
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -129,7 +130,7 @@ def _too_many_pixels(pixels: int | None, max_pixels: int) -> RejectedImage:
             text = f"The photo is too large: {pixels:,} pixels; the limit is {max_pixels:,}."
         else:
             text = f"The photo is too large: {found} megapixels; the limit is {limit}."
-    return RejectedImage("too_many_pixels", text)
+    return RejectedImage("too_many_pixels", text, max_pixels=max_pixels)
 
 
 def _too_large(size: int, max_bytes: int) -> RejectedImage:
@@ -138,7 +139,7 @@ def _too_large(size: int, max_bytes: int) -> RejectedImage:
         text = f"The file is too large: {size:,} bytes; the limit is {max_bytes:,}."
     else:
         text = f"The file is too large: {found} MB; the limit is {limit.removesuffix('.0')} MB."
-    return RejectedImage("too_large", text)
+    return RejectedImage("too_large", text, max_bytes=max_bytes)
 
 
 def _not_accepted(data: bytes) -> RejectedImage:
@@ -147,6 +148,7 @@ def _not_accepted(data: bytes) -> RejectedImage:
     return RejectedImage(
         "format",
         f"This file is not a photo we accept{detail}. Upload {ACCEPTED_FOR_HUMANS}.",
+        found=found,
     )
 
 
@@ -322,6 +324,55 @@ def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, int]:
     return srgb, orientation
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What the header of an acceptable upload says (no pixel has been decoded)."""
+
+    format: str
+    width: int
+    height: int
+
+
+def probe(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Probe:
+    """The cheap checks, safe for any input in a request: size, format by content, and the
+    pixel count from the header; :class:`RejectedImage` if the file is unfit.
+
+    :func:`open_upload` makes the same checks first, with the same words, before decoding.
+    """
+    if not data:
+        raise RejectedImage("empty", "The file is empty. Please choose the photo again.")
+    if len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise _not_accepted(data)
+    limit = _pixel_limit(max_pixels)
+    try:
+        with (
+            _strict_pillow_warnings(),
+            Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt]) as im,
+        ):
+            width, height = im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = _PIXELS_IN_MESSAGE.search(str(exc))
+        raise _too_many_pixels(int(found[1]) if found else None, limit) from None
+    except _DECODER_ERRORS as exc:
+        logger.info("unreadable %s header: %s: %s", fmt, type(exc).__name__, exc)
+        if _looks_truncated(exc):
+            raise _truncated() from None
+        raise _corrupt(fmt) from None
+    if width <= 0 or height <= 0:
+        raise _corrupt(fmt)
+    if width * height > limit:
+        raise _too_many_pixels(width * height, limit)
+    return Probe(format=fmt, width=width, height=height)
+
+
 def open_upload(
     data: bytes,
     *,
@@ -338,14 +389,7 @@ def open_upload(
     because Python 3.11's warnings filters are process-wide.
     """
     _check_environment()
-    if not data:
-        raise RejectedImage("empty", "The file is empty. Please choose the photo again.")
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise _not_accepted(data)
-
+    fmt = probe(data, max_bytes=max_bytes, max_pixels=max_pixels).format
     try:
         srgb, orientation = _decode(bytes(data), fmt, max_pixels)
     except RejectedImage:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired
 
 from app.i18n import SUPPORTED_LOCALES
+from app.web.forms import Form
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = StringField(validators=[DataRequired(), AnyOf(SUPPORTED_LOCALES)])
     next = HiddenField()

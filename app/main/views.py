@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    jsonify,
-    make_response,
-    redirect,
-    render_template,
-    request,
-)
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
 from sqlalchemy import text
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.db import get_database
 from app.extensions import limiter
-from app.i18n import LANGUAGE_COOKIE, SUPPORTED_LOCALES
+from app.i18n import SUPPORTED_LOCALES
 from app.main.forms import LanguageForm
 from app.urls import safe_next
+from app.web.context import database, settings
+from app.web.i18n import LANGUAGE_COOKIE
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +31,11 @@ def set_language() -> WerkzeugResponse:
     target = safe_next(request.form.get("next"))
     response = redirect(target, code=303)
     if form.validate_on_submit() and form.language.data in SUPPORTED_LOCALES:
-        settings = current_app.extensions["photogate.settings"]
         response.set_cookie(
             LANGUAGE_COOKIE,
             form.language.data,
             max_age=365 * 24 * 3600,
-            secure=settings.cookie_secure,
+            secure=settings().cookie_secure,
             httponly=True,
             samesite="Lax",
         )
@@ -65,20 +56,20 @@ def readyz() -> tuple[Response, int]:
     checks: dict[str, str] = {}
     ready = True
     try:
-        with get_database().engine.connect() as connection:
+        with database().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception:  # any driver error means "not ready", never a 500
         logger.warning("readiness: database unreachable", exc_info=True)
         checks["database"] = "unreachable"
         ready = False
-    settings = current_app.extensions["photogate.settings"]
-    if settings.redis_url:
+    redis_url = settings().redis_url
+    if redis_url:
         from redis import Redis
         from redis.exceptions import RedisError
 
         try:
-            Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+            Redis.from_url(redis_url, socket_timeout=2).ping()
             checks["redis"] = "ok"
         except (RedisError, OSError):
             logger.warning("readiness: redis unreachable", exc_info=True)

@@ -1,17 +1,14 @@
 """Encrypted blob storage: opaque bytes behind a small Protocol, envelope-encrypted.
 
-The studio stores each photo's original, preview and thumbnail through
-:class:`EncryptedBlobs`; only the wrapped data key (a few dozen bytes) goes into the
-database. See :mod:`app.storage.envelope` for the scheme.
+Callers name their blobs by an owner id and a kind (``app.photos.blobs`` defines the
+kinds of a photo); only the wrapped data key (a few dozen bytes) goes into the database.
+See :mod:`app.storage.envelope` for the scheme.
 """
 
 from __future__ import annotations
 
 from app.storage.base import BlobStore, fanout, validate_blob_name
 from app.storage.envelope import (
-    ORIGINAL,
-    PREVIEW,
-    THUMBNAIL,
     DataKey,
     EncryptedBlobs,
     PhotoId,
@@ -39,9 +36,6 @@ from app.storage.memory import MemoryBlobStore
 from app.storage.s3 import S3BlobStore
 
 __all__ = [
-    "ORIGINAL",
-    "PREVIEW",
-    "THUMBNAIL",
     "BlobIntegrityError",
     "BlobNotFoundError",
     "BlobStore",

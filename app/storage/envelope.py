@@ -29,10 +29,6 @@ from app.storage.base import BlobStore
 from app.storage.errors import BlobIntegrityError
 from app.storage.keys import DATA_KEY_BYTES, NONCE_BYTES, KeyRing, generate_data_key
 
-ORIGINAL: Final = "original"
-PREVIEW: Final = "preview"
-THUMBNAIL: Final = "thumbnail"
-
 _BLOB_VERSION: Final = 1
 _CONTENT_INFO: Final = b"photogate/blob-content/v1"
 _NAME_INFO: Final = b"photogate/blob-name/v1"
@@ -131,13 +127,13 @@ class EncryptedBlobs:
     Upload::
 
         key = blobs.new_data_key()
-        blobs.put(photo.id, ORIGINAL, original_jpeg, key)
-        blobs.put(photo.id, PREVIEW, preview_jpeg, key)
+        blobs.put(photo.id, "original", original_jpeg, key)
+        blobs.put(photo.id, "preview", preview_jpeg, key)
         photo.wrapped_key = key.wrapped          # bytes column
 
     Download::
 
-        data = blobs.get(photo.id, ORIGINAL, photo.wrapped_key)
+        data = blobs.get(photo.id, "original", photo.wrapped_key)
 
     Every method taking ``key`` accepts the :class:`DataKey` or its wrapped bytes; pass the
     :class:`DataKey` (see :meth:`open_key`) when touching several blobs of one photo, to

@@ -11,18 +11,16 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
 
 from app.auth.models import StaffUser
 from app.auth.policies import require
-from app.clock import now
-from app.db import db_session
 from app.errors import AppError, Invalid
 from app.extensions import csrf
-from app.gallery.models import Event, Photo, PhotoStatus
-from app.studio.i18n import _
-from app.studio.jobs import enqueue_processing
-from app.studio.policies import can_create_album, can_retry_photo, can_upload_to_event
+from app.i18n import gettext as _
+from app.photos.jobs import enqueue_processing
+from app.photos.models import Event, PhotoStatus
+from app.photos.queries import photos_after, status_counts
+from app.studio.policies import can_upload_to_event
 from app.studio.services import (
     assigned_events,
     authenticate_api_token,
@@ -31,15 +29,15 @@ from app.studio.services import (
     retry_photo,
 )
 from app.studio.web import (
-    end_reads,
     known_event,
     known_photo,
     outcome_json,
     photo_json,
     receive_uploads,
-    running_app,
     upload_status_code,
 )
+from app.web.context import db_session, now, runtime
+from app.web.params import int_arg
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +72,7 @@ def _token_user() -> StaffUser:
 
 
 def _event_json(event: Event) -> dict[str, Any]:
-    rows = db_session().execute(
-        select(Photo.status, func.count()).where(Photo.event_id == event.id).group_by(Photo.status)
-    )
-    counts: dict[PhotoStatus, int] = {status: int(count) for status, count in rows}
+    counts = status_counts(db_session(), [event.id])
     return {
         "id": event.id,
         "title": event.title,
@@ -85,7 +80,7 @@ def _event_json(event: Event) -> dict[str, Any]:
         "event_date": event.event_date.isoformat(),
         "hold_new_uploads": event.hold_new_uploads,
         "albums": [{"id": album.id, "name": album.name} for album in event.albums],
-        "photos": {status.value: int(counts.get(status, 0)) for status in PhotoStatus},
+        "photos": {status.value: counts.get((event.id, status), 0) for status in PhotoStatus},
     }
 
 
@@ -103,35 +98,35 @@ def list_events() -> Response:
     return jsonify(events=[_event_json(event) for event in assigned_events(db_session(), user)])
 
 
-@bp.get("/events/<int:event_id>")
+@bp.get("/events/<id:event_id>")
 def show_event(event_id: int) -> Response:
     user = _token_user()
     return jsonify(_event_json(known_event(user, event_id)))
 
 
-@bp.get("/events/<int:event_id>/photos")
+@bp.get("/events/<id:event_id>/photos")
 def list_photos(event_id: int) -> Response:
     """Photos of the event, PAGE_SIZE at a time: pass the last id seen as ``after``."""
     user = _token_user()
     event = known_event(user, event_id)
-    try:
-        after = int(request.args.get("after", "0"))
-    except ValueError:
-        raise Invalid(_("after must be a photo id.")) from None
-    query = select(Photo).where(Photo.event_id == event.id, Photo.id > after)
+    after = int_arg(request.args, "after", 0)
     status = request.args.get("status")
-    if status:
-        if status not in {s.value for s in PhotoStatus}:
-            raise Invalid(_("Unknown status."))
-        query = query.where(Photo.status == PhotoStatus(status))
-    photos = db_session().scalars(query.order_by(Photo.id).limit(PAGE_SIZE)).all()
+    if status and status not in {s.value for s in PhotoStatus}:
+        raise Invalid(_("Unknown status."))
+    photos = photos_after(
+        db_session(),
+        event,
+        after=after,
+        limit=PAGE_SIZE,
+        status=PhotoStatus(status) if status else None,
+    )
     return jsonify(
         photos=[photo_json(photo) for photo in photos],
         next_after=photos[-1].id if len(photos) == PAGE_SIZE else None,
     )
 
 
-@bp.post("/events/<int:event_id>/lookup")
+@bp.post("/events/<id:event_id>/lookup")
 def lookup_hashes(event_id: int) -> Response:
     """Which of the given SHA-256s the event already has: resumable uploads skip those."""
     user = _token_user()
@@ -144,7 +139,7 @@ def lookup_hashes(event_id: int) -> Response:
     return jsonify(known={sha: {"id": p.id, "status": p.status.value} for sha, p in known.items()})
 
 
-@bp.post("/events/<int:event_id>/photos")
+@bp.post("/events/<id:event_id>/photos")
 def upload_photo(event_id: int) -> tuple[Response, int]:
     """One file per request (field ``file``), optionally ``album_id``."""
     user = _token_user()
@@ -156,11 +151,10 @@ def upload_photo(event_id: int) -> tuple[Response, int]:
     return jsonify(outcome_json(outcome)), upload_status_code(outcome)
 
 
-@bp.post("/events/<int:event_id>/albums")
+@bp.post("/events/<id:event_id>/albums")
 def add_album(event_id: int) -> tuple[Response, int]:
     user = _token_user()
     event = known_event(user, event_id)
-    require(can_create_album(user, event))
     name = _json_body().get("name")
     if not isinstance(name, str):
         raise Invalid(_("name must be a string."))
@@ -169,22 +163,20 @@ def add_album(event_id: int) -> tuple[Response, int]:
     return jsonify(id=album.id, name=album.name), 201
 
 
-@bp.get("/photos/<int:photo_id>")
+@bp.get("/photos/<id:photo_id>")
 def show_photo(photo_id: int) -> Response:
     user = _token_user()
     return jsonify(photo_json(known_photo(user, photo_id)))
 
 
-@bp.post("/photos/<int:photo_id>/retry")
+@bp.post("/photos/<id:photo_id>/retry")
 def retry(photo_id: int) -> tuple[Response, int]:
     """Queue a failed photo again; 202 with the photo as it stands afterwards."""
     user = _token_user()
     photo = known_photo(user, photo_id)
-    require(can_retry_photo(user, photo))
     session = db_session()
-    end_reads(session)
     retry_photo(session, user, photo, now=now())
     session.commit()
-    enqueue_processing(running_app(), [photo.id])
+    enqueue_processing(runtime(), [photo.id])
     session.refresh(photo)
     return jsonify(photo_json(photo)), 202

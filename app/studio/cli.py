@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask, current_app
 from flask.cli import with_appcontext
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -17,23 +22,26 @@ def studio() -> None:
     """Photographers' studio: events, uploads and the school's retention."""
 
 
-def _app() -> Flask:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    return app
+def _runtime() -> Runtime:
+    from app.web.context import runtime
+
+    return runtime()
 
 
-def _audit(action: str, subject: str, details: dict[str, str | int | bool | None]) -> None:
+def _audit(
+    session: Session, action: str, subject: str, details: dict[str, str | int | bool | None]
+) -> None:
     from app.audit.models import ActorKind
     from app.audit.services import record
-    from app.db import db_session
 
     record(
-        db_session(),
-        key=current_app.extensions["photogate.audit_key"],
+        session,
+        key=_runtime().keys.audit,
         action=action,
         actor_kind=ActorKind.SYSTEM,
         subject=subject,
         details=details,
+        now=_runtime().now(),
     )
 
 
@@ -44,37 +52,37 @@ def _audit(action: str, subject: str, details: dict[str, str | int | bool | None
 @with_appcontext
 def assign_command(event_id: int, email: str, remove: bool) -> None:
     """Assign a photographer to an event (or remove them with --remove)."""
-    from app.db import db_session
+    from app.auth.policies import SYSTEM
     from app.errors import AppError
-    from app.gallery.models import Event
+    from app.photos.models import Event
     from app.studio.services import (
         assign_photographer,
         find_staff_by_email,
         unassign_photographer,
     )
 
-    session = db_session()
-    event = session.get(Event, event_id)
-    if event is None:
-        raise click.ClickException(f"no event {event_id}")
-    photographer = find_staff_by_email(session, email)
-    if photographer is None:
-        raise click.ClickException(f"no staff account {email}")
-    try:
-        if remove:
-            changed = unassign_photographer(session, None, event, photographer)
-        else:
-            changed = assign_photographer(session, None, event, photographer)
-    except AppError as error:
-        raise click.ClickException(error.message or "refused") from None
-    action = "unassigned" if remove else "assigned"
-    if changed:
-        _audit(
-            f"studio.photographer_{action}",
-            f"event:{event.id}",
-            {"photographer": photographer.id},
-        )
-    session.commit()
+    with _runtime().database.session_scope() as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            raise click.ClickException(f"no event {event_id}")
+        photographer = find_staff_by_email(session, email)
+        if photographer is None:
+            raise click.ClickException(f"no staff account {email}")
+        try:
+            if remove:
+                changed = unassign_photographer(session, SYSTEM, event, photographer)
+            else:
+                changed = assign_photographer(session, SYSTEM, event, photographer)
+        except AppError as error:
+            raise click.ClickException(error.message or "refused") from None
+        action = "unassigned" if remove else "assigned"
+        if changed:
+            _audit(
+                session,
+                f"studio.photographer_{action}",
+                f"event:{event.id}",
+                {"photographer": photographer.id},
+            )
     click.echo(f"{photographer.email} {action} {'from' if remove else 'to'} event {event.id}")
 
 
@@ -84,20 +92,23 @@ def assign_command(event_id: int, email: str, remove: bool) -> None:
 @with_appcontext
 def token_command(email: str, name: str) -> None:
     """Create an API token for a photographer and print it (shown only this once)."""
-    from app.db import db_session, utcnow
     from app.errors import AppError
     from app.studio.services import create_api_token, find_staff_by_email
 
-    session = db_session()
-    photographer = find_staff_by_email(session, email)
-    if photographer is None:
-        raise click.ClickException(f"no staff account {email}")
-    try:
-        issued = create_api_token(session, photographer, name, now=utcnow())
-    except AppError as error:
-        raise click.ClickException(error.message or "only photographers have tokens") from None
-    _audit("studio.token_created", f"api_token:{issued.record.id}", {"by": "command line"})
-    session.commit()
+    with _runtime().database.session_scope() as session:
+        photographer = find_staff_by_email(session, email)
+        if photographer is None:
+            raise click.ClickException(f"no staff account {email}")
+        try:
+            issued = create_api_token(session, photographer, name, now=_runtime().now())
+        except AppError as error:
+            raise click.ClickException(error.message or "only photographers have tokens") from None
+        _audit(
+            session,
+            "studio.token_created",
+            f"api_token:{issued.record.id}",
+            {"by": "command line"},
+        )
     click.echo(issued.token)
 
 
@@ -106,22 +117,24 @@ def token_command(email: str, name: str) -> None:
 @with_appcontext
 def retry_command(event_id: int | None) -> None:
     """Queue failed photos, and pending ones whose job was lost, again."""
-    from app.db import db_session, utcnow
-    from app.gallery.models import Event
-    from app.studio.jobs import enqueue_processing
-    from app.studio.services import retry_photo, retryable_photos
+    from app.auth.policies import SYSTEM
+    from app.photos.jobs import enqueue_processing
+    from app.photos.models import Event
+    from app.photos.processing import retryable_photos
+    from app.studio.services import retry_photo
 
-    session = db_session()
-    event = session.get(Event, event_id) if event_id is not None else None
-    if event_id is not None and event is None:
-        raise click.ClickException(f"no event {event_id}")
-    now = utcnow()
-    photos = retryable_photos(session, now, event)
-    for photo in photos:
-        retry_photo(session, None, photo, now=now)
-    session.commit()
-    enqueue_processing(_app(), [photo.id for photo in photos])
-    click.echo(f"{len(photos)} photos queued again")
+    runtime = _runtime()
+    now = runtime.now()
+    with runtime.database.session_scope() as session:
+        event = session.get(Event, event_id) if event_id is not None else None
+        if event_id is not None and event is None:
+            raise click.ClickException(f"no event {event_id}")
+        photos = retryable_photos(session, now, event)
+        for photo in photos:
+            retry_photo(session, SYSTEM, photo, now=now)
+        ids = [photo.id for photo in photos]
+    enqueue_processing(runtime, ids)
+    click.echo(f"{len(ids)} photos queued again")
 
 
 @studio.command("retention")
@@ -130,17 +143,13 @@ def retry_command(event_id: int | None) -> None:
 @with_appcontext
 def retention_command(dry_run: bool, batch: int) -> None:
     """Delete photos whose retention ran out (run daily from cron)."""
-    from app.audit.models import ActorKind
-    from app.audit.services import record
-    from app.db import get_database, utcnow
-    from app.studio.jobs import app_blobs
     from app.studio.services import delete_blobs, purge_due_at, purge_expired_photos
     from app.studio.services.retention import due_events
 
-    app = _app()
-    blobs = app_blobs(app)
-    now = utcnow()
-    database = get_database(app)
+    runtime = _runtime()
+    blobs = runtime.blobs
+    now = runtime.now()
+    database = runtime.database
     if dry_run:
         with database.session_scope() as session:
             for event in due_events(session, now):
@@ -153,14 +162,7 @@ def retention_command(dry_run: bool, batch: int) -> None:
         with database.session_scope() as session:
             result = purge_expired_photos(session, blobs, now=now, limit=batch)
             for event_id, count in result.events.items():
-                record(
-                    session,
-                    key=app.extensions["photogate.audit_key"],
-                    action="studio.retention_purge",
-                    actor_kind=ActorKind.SYSTEM,
-                    subject=f"event:{event_id}",
-                    details={"photos": count},
-                )
+                _audit(session, "studio.retention_purge", f"event:{event_id}", {"photos": count})
         # Committed: the keys are gone, so the files are unreadable even if deleting fails.
         deleted += delete_blobs(blobs.store, result.doomed)
         photos += result.photos

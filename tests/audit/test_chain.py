@@ -9,9 +9,11 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from app.audit.models import ActorKind, AuditEvent
-from app.audit.services import GENESIS_HASH, audit_key, ip_prefix, record, verify_chain
+from app.audit.services import GENESIS_HASH, ip_prefix, record, verify_chain
+from app.keys import AUDIT_INFO, derive_key
+from app.web.context import runtime
 
-KEY = audit_key(b"k" * 64)
+KEY = derive_key(b"k" * 64, AUDIT_INFO)
 
 
 def _three(session: Session) -> list[AuditEvent]:
@@ -59,7 +61,7 @@ def test_ip_addresses_are_kept_as_prefixes_only() -> None:
 
 def test_the_chain_does_not_verify_with_another_key(session: Session) -> None:
     _three(session)
-    assert not verify_chain(session, key=audit_key(b"other" * 13)).ok
+    assert not verify_chain(session, key=derive_key(b"other" * 13, AUDIT_INFO)).ok
 
 
 def _drop_guard(session: Session) -> None:
@@ -112,5 +114,5 @@ def test_rows_cannot_be_updated_or_deleted(session: Session) -> None:
 
 
 def test_app_key_is_derived_from_the_flask_secret(app: Flask) -> None:
-    assert app.extensions["photogate.audit_key"] == audit_key(app.config["SECRET_KEY"])
-    assert app.extensions["photogate.audit_key"] != app.config["SECRET_KEY"]
+    assert runtime(app).keys.audit == derive_key(app.config["SECRET_KEY"], AUDIT_INFO)
+    assert runtime(app).keys.audit != app.config["SECRET_KEY"]

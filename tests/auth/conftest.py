@@ -1,19 +1,14 @@
-"""Fixtures of the identity tests: the app registered with the real loopback provider, and a
-clock the tests move instead of sleeping."""
+"""Fixtures of the identity tests: the app registered with the real loopback provider."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from app.auth.local_provider import ClientSpec, LocalProvider
-from app.clock import install_clock
 from app.config import OidcProviderConfig, Settings
-from app.db import utcnow
 
 PROVIDER_NAME = "local"
 
@@ -57,24 +52,3 @@ def live_server_overrides(
     oidc_provider: LocalProvider, oidc_client: ClientSpec, oidc_secret_file: Path
 ) -> dict[str, Any]:
     return {"oidc_providers": (provider_config(oidc_provider, oidc_client, oidc_secret_file),)}
-
-
-class Clock:
-    """A settable clock for the app: tests move time instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(app: Flask) -> Clock:
-    """The app's clock, starting at the real time and moving only when told."""
-    moving = Clock()
-    install_clock(app, moving)
-    return moving

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -20,21 +19,13 @@ from app.auth.local_provider import UserSpec
 from app.auth.models import StaffRole, StaffUser
 from app.auth.passwords import hash_password
 from app.config import Settings
-from app.db import get_database
 from app.schools.models import School
+from app.web.context import runtime
 from tests.factories import make_staff
 from tests.idp import sign_in
+from tests.support.web import csrf_token
 
 STAFF_PASSWORD = "violet-harbour-lantern-42"
-
-
-def csrf_token(client: FlaskClient, path: str = "/") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1) or match.group(2)
 
 
 def start_login(client: FlaskClient, next_url: str | None = None) -> str:
@@ -119,10 +110,10 @@ def rolled_back_app(settings: Settings, engine: Engine) -> Iterator[Flask]:
     application = create_app(settings)
     connection = engine.connect()
     transaction = connection.begin()
-    get_database(application).bind_to(connection)
+    runtime(application).database.bind_to(connection)
     try:
         yield application
     finally:
         transaction.rollback()
         connection.close()
-        get_database(application).engine.dispose()
+        runtime(application).database.engine.dispose()

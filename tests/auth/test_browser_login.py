@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.auth.local_provider import ClientSpec, LocalProvider, UserSpec
 from app.auth.models import Guardian
-from app.db import get_database, utcnow
+from app.auth.policies import SYSTEM
+from app.db import utcnow
 from app.families.services import issue_roster_invitations
+from app.web.context import runtime
 from tests.conftest import LiveServer
 from tests.factories import make_classroom, make_family, make_school, make_student
 
@@ -26,17 +28,17 @@ def test_guardian_goes_from_letter_to_family_in_a_browser(
     oidc_users: dict[str, UserSpec],
 ) -> None:
     oidc.set_redirect_uris(oidc_client.client_id, [f"{live_server.url}/auth/callback/local"])
-    database = get_database(live_server.app)
+    database = runtime(live_server.app).database
     with database.session_scope() as session:
         school = make_school(session, name="Browser School")
         family = make_family(session, school)
         make_student(session, family, make_classroom(session, school), name="Mika")
         code = issue_roster_invitations(
             session,
-            None,
+            SYSTEM,
             school,
             [family.id],
-            key=live_server.app.extensions["photogate.codes_key"],
+            key=runtime(live_server.app).keys.codes,
             now=utcnow(),
         )[0].code
     page = page_factory()

@@ -19,7 +19,6 @@ from app import create_app
 from app.auth.local_provider import LocalProvider, UserSpec
 from app.auth.models import StaffRole
 from app.config import Settings
-from tests.auth.conftest import Clock
 from tests.auth.support import (
     csrf_token,
     family_sign_in,
@@ -27,6 +26,7 @@ from tests.auth.support import (
     staff_account,
     staff_sign_in,
 )
+from tests.support.web import Clock
 
 
 def test_csp_lists_the_providers_for_form_action_and_no_inline_script(

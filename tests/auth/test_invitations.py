@@ -13,24 +13,26 @@ from sqlalchemy.orm import Session
 
 from app.auth.local_provider import LocalProvider, UserSpec
 from app.auth.models import Guardian, StaffRole
+from app.auth.policies import SYSTEM
 from app.auth.tokens import CODE_ALPHABET
 from app.db import utcnow
 from app.families.models import Invitation, InvitationKind
 from app.families.services import issue_roster_invitations
 from app.schools.models import Family
-from tests.auth.conftest import Clock
+from app.web.context import runtime
 from tests.auth.support import csrf_token, family_sign_in, staff_account, staff_sign_in
 from tests.factories import make_classroom, make_family, make_school, make_student
+from tests.support.web import Clock
 
 
 def _letter(app: Flask, session: Session, family: Family) -> str:
     school = family.school
     issued = issue_roster_invitations(
         session,
-        None,
+        SYSTEM,
         school,
         [family.id],
-        key=app.extensions["photogate.codes_key"],
+        key=runtime(app).keys.codes,
         now=utcnow(),
     )
     session.commit()

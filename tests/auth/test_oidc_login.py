@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEvent
 from app.auth.local_provider import LocalProvider, TamperMode, UserSpec
 from app.auth.models import Guardian, OidcLoginRequest
+from app.web.context import runtime
 from tests.auth.support import csrf_token, family_sign_in, local_path, start_login
 from tests.idp import sign_in
 
@@ -242,7 +243,7 @@ def test_metadata_issuer_mismatch_at_callback_time_is_refused(
     authorize = start_login(client)
     callback = sign_in(authorize, "alice", oidc_users["alice"].password)
     oidc.set_mode(TamperMode.METADATA_ISSUER_MISMATCH)
-    app.extensions["photogate.oidc"].forget_metadata()
+    runtime(app).oidc.forget_metadata()
     response = client.get(local_path(callback))
     assert response.status_code == 503
     assert "metadata_issuer_mismatch" in _rejections(session)
@@ -339,7 +340,7 @@ def test_provider_down_is_a_503_not_a_500(app: Flask, client: FlaskClient) -> No
         client_secret="s",
         redirect_uri="http://127.0.0.1:5000/auth/callback/local",
     )
-    app.extensions["photogate.oidc"] = OidcClient([down], http=requests.Session())
+    runtime(app).oidc = OidcClient([down], http=requests.Session())
     token = csrf_token(client, "/signin")
     assert client.post("/auth/login/local", data={"csrf_token": token}).status_code == 503
 
@@ -361,4 +362,4 @@ def test_sign_ins_and_rejections_are_audited_in_a_verifying_chain(
     event = session.scalars(select(AuditEvent)).first()
     assert event is not None
     assert event.ip_prefix == "127.0.0.0/24"
-    assert verify_chain(session, key=app.extensions["photogate.audit_key"]).ok
+    assert verify_chain(session, key=runtime(app).keys.audit).ok

@@ -15,9 +15,9 @@ from app.auth.local_provider import LocalProvider, UserSpec
 from app.auth.models import Guardian, StaffRole
 from app.families.models import Invitation
 from app.schools.models import Classroom, Family, School, Student
-from tests.auth.conftest import Clock
 from tests.auth.support import csrf_token, family_sign_in, staff_account, staff_sign_in
 from tests.factories import make_family, make_guardian, make_school, make_staff
+from tests.support.web import Clock
 
 GOOD_CSV = (
     "student,class,family_reference,contact\n"

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from app.auth.local_provider import LocalProvider, UserSpec
 from app.auth.models import Guardian, StaffRole, UserSession
 from app.auth.tokens import sha256_hex
-from tests.auth.conftest import Clock
 from tests.auth.support import csrf_token, family_sign_in, staff_account, staff_sign_in
 from tests.factories import make_school
+from tests.support.web import Clock
 
 SID = "photogate-sid"
 

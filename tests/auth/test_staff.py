@@ -16,7 +16,6 @@ from app.audit.models import AuditEvent
 from app.auth.models import StaffRole, StaffUser
 from app.auth.password_policy import password_problems
 from app.auth.services import create_staff
-from tests.auth.conftest import Clock
 from tests.auth.support import (
     csrf_token,
     staff_account,
@@ -26,6 +25,7 @@ from tests.auth.support import (
     totp_now,
 )
 from tests.factories import make_school, make_staff
+from tests.support.web import Clock
 
 
 def test_staff_signs_in_with_password_and_totp(

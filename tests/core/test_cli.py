@@ -12,7 +12,7 @@ from app.auth.models import StaffUser
 from app.auth.passwords import verify_password
 from app.cli import cli
 from app.db import make_engine
-from app.gallery.models import Event, Photo
+from app.photos.models import Event, Photo
 from app.schools.models import Family, School
 from tests.conftest import create_scratch_database
 

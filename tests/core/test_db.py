@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import StaffRole
-from app.gallery.models import PhotoStatus
+from app.photos.models import PhotoStatus
 from app.schools.models import Family, School
 from tests.factories import (
     make_classroom,

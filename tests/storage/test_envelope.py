@@ -9,9 +9,6 @@ import pytest
 from PIL import Image
 
 from app.storage import (
-    ORIGINAL,
-    PREVIEW,
-    THUMBNAIL,
     BlobIntegrityError,
     BlobNotFoundError,
     DataKey,
@@ -24,6 +21,10 @@ from app.storage import (
     open_sealed,
     seal,
 )
+
+ORIGINAL = "original"
+PREVIEW = "preview"
+THUMBNAIL = "thumbnail"
 
 KEK = b"a" * 32 + b"-test-kek-one"
 

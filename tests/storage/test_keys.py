@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from app.storage import (
-    ORIGINAL,
     BlobIntegrityError,
     EncryptedBlobs,
     KeyEncryptionKey,
@@ -19,6 +18,8 @@ from app.storage import (
     rewrap,
     wrapped_key_id,
 )
+
+ORIGINAL = "original"
 
 # Shaped like the files the application generates: 64 hex characters.
 OLD_SECRET = b"0f" * 32

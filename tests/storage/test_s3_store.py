@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from app.storage import (
-    ORIGINAL,
     BlobNotFoundError,
     BlobStore,
     EncryptedBlobs,
@@ -18,6 +17,8 @@ from app.storage import (
     KeyRing,
     S3BlobStore,
 )
+
+ORIGINAL = "original"
 
 NAME = "fedcba9876543210" * 4
 

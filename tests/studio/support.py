@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.test import TestResponse
 
-from app.gallery.models import Photo
-from app.storage import PREVIEW, THUMBNAIL, EncryptedBlobs
-from app.studio.storage import MASTER
+from app.photos.blobs import MASTER, PREVIEW, THUMBNAIL
+from app.photos.models import Photo
+from app.storage import EncryptedBlobs
 from tests.imaging.support import (
     ALLOWED_JPEG_INFO,
     HEADER_NEEDLES,

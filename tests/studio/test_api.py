@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import StaffRole
 from app.auth.tokens import sha256_hex
 from app.db import utcnow
-from app.gallery.models import Photo
+from app.photos.models import Photo
 from app.studio.models import ApiToken
 from app.studio.services import authenticate_api_token, create_api_token, revoke_api_token
 from tests.factories import make_event, make_staff

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.auth.login import session_cookie_name
 from app.auth.sessions import start_session
-from app.db import get_database, utcnow
-from app.gallery.models import Photo, PhotoStatus
-from app.jobs import JobRunner
+from app.db import utcnow
+from app.jobs import JobQueue
+from app.photos.models import Photo, PhotoStatus
+from app.web.context import runtime
+from app.web.identity import session_cookie_name
 from tests.conftest import LiveServer
 from tests.factories import make_event, make_staff
 from tests.studio.support import photo_bytes
@@ -45,8 +46,8 @@ DROP_FILES = """
 def _signed_in_page(live_server: LiveServer, page_factory: Any) -> tuple[Any, int]:
     app = live_server.app
     # The live server's jobs run inline, so results are final when the response comes.
-    app.extensions["photogate.jobs"] = JobRunner(None)
-    with get_database(app).session_scope() as session:
+    runtime(app).jobs = JobQueue(None)
+    with runtime(app).database.session_scope() as session:
         photographer = make_staff(session)
         event = make_event(session, title="Sports Day")
         event.photographers.append(photographer)
@@ -108,7 +109,7 @@ def test_drag_and_drop_upload_shows_progress_and_a_result_per_file(
     # Chrome logs every 4xx response; anything else (a CSP refusal, a script error) fails.
     assert [e for e in errors if not e.startswith("Failed to load resource")] == []
 
-    with get_database(live_server.app).session_scope() as session:
+    with runtime(live_server.app).database.session_scope() as session:
         photos = session.scalars(select(Photo).order_by(Photo.original_filename)).all()
         assert [(p.original_filename, p.status) for p in photos] == [
             ("finish.jpg", PhotoStatus.READY),
@@ -119,10 +120,8 @@ def test_drag_and_drop_upload_shows_progress_and_a_result_per_file(
 def test_file_over_the_limit_is_refused_in_the_page_without_sending_it(
     live_server: LiveServer, page_factory: Any
 ) -> None:
-    settings = live_server.app.extensions["photogate.settings"]
-    live_server.app.extensions["photogate.settings"] = settings.with_overrides(
-        max_upload_bytes=1_000_000
-    )
+    settings = runtime(live_server.app).settings
+    runtime(live_server.app).settings = settings.with_overrides(max_upload_bytes=1_000_000)
     page, event_id = _signed_in_page(live_server, page_factory)
     page.goto(f"{live_server.url}/studio/events/{event_id}")
     big = photo_bytes(1600, 1200, seed=3, quality=100)
@@ -136,5 +135,5 @@ def test_file_over_the_limit_is_refused_in_the_page_without_sending_it(
     status.filter(has_text="Rejected").wait_for(timeout=10_000)
     assert status.inner_text() == "Rejected: The file is too large: the limit is 1 MB."
     assert page.evaluate("window.__uploadProgress") == 0
-    with get_database(live_server.app).session_scope() as session:
+    with runtime(live_server.app).database.session_scope() as session:
         assert session.scalar(select(Photo)) is None

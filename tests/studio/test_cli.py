@@ -17,13 +17,15 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.audit.models import AuditEvent
 from app.auth.models import StaffRole
-from app.cli import _register_feature_groups, cli
+from app.cli import cli
 from app.config import Settings
-from app.db import get_database, make_engine, utcnow
-from app.gallery.models import Event, Photo, PhotoStatus
-from app.jobs import JobRunner
+from app.db import make_engine, utcnow
+from app.jobs import JobQueue
+from app.photos.models import Event, Photo, PhotoStatus
 from app.studio.models import ApiToken, PhotoDeletion
 from app.studio.services import authenticate_api_token, create_api_token
+from app.web.context import runtime
+from app.web.registry import register_commands
 from tests.conftest import LiveServer, create_scratch_database
 from tests.factories import make_event, make_staff
 from tests.studio.support import blob_files, photo_bytes
@@ -32,7 +34,7 @@ from tests.studio.support import blob_files, photo_bytes
 @pytest.fixture(autouse=True)
 def _studio_commands() -> None:
     """The console script adds the feature groups at start; tests invoke ``cli`` directly."""
-    _register_feature_groups()
+    register_commands(cli)
 
 
 @pytest.fixture
@@ -120,8 +122,8 @@ def _cli_settings(env: dict[str, str]) -> Settings:
 
 def test_retention_command_purges_due_photos(cli_env: dict[str, str]) -> None:
     app = create_app(_cli_settings(cli_env))
-    app.extensions["photogate.jobs"] = JobRunner(None)
-    with get_database(app).session_scope() as session:
+    runtime(app).jobs = JobQueue(None)
+    with runtime(app).database.session_scope() as session:
         photographer = make_staff(session)
         now = utcnow()
         event = make_event(
@@ -142,7 +144,7 @@ def test_retention_command_purges_due_photos(cli_env: dict[str, str]) -> None:
         assert response.status_code == 201
     blob_dir = Path(cli_env["PHOTOGATE_VAR_DIR"]) / "blobs"
     assert len(blob_files(blob_dir)) == 8
-    get_database(app).engine.dispose()
+    runtime(app).database.engine.dispose()
 
     dry = _run(cli_env, "retention", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -166,11 +168,11 @@ def test_retention_command_purges_due_photos(cli_env: dict[str, str]) -> None:
 def test_retry_command_requeues_failed_photos(
     cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.studio.services import processing
+    from app.photos import processing
 
     app = create_app(_cli_settings(cli_env))
-    app.extensions["photogate.jobs"] = JobRunner(None)
-    with get_database(app).session_scope() as session:
+    runtime(app).jobs = JobQueue(None)
+    with runtime(app).database.session_scope() as session:
         photographer = make_staff(session)
         event = make_event(session)
         event.photographers.append(photographer)
@@ -191,7 +193,7 @@ def test_retry_command_requeues_failed_photos(
     assert response.get_json()["photo"]["status"] == "failed"
     photo_id = response.get_json()["photo"]["id"]
     monkeypatch.undo()
-    get_database(app).engine.dispose()
+    runtime(app).database.engine.dispose()
 
     result = _run(cli_env, "retry", "--event", str(event_id))
 
@@ -214,8 +216,8 @@ def test_retry_command_requeues_failed_photos(
 @pytest.fixture
 def served(live_server: LiveServer) -> tuple[LiveServer, int, str]:
     """A live server with an event, its photographer and an API token."""
-    live_server.app.extensions["photogate.jobs"] = JobRunner(None)
-    with get_database(live_server.app).session_scope() as session:
+    runtime(live_server.app).jobs = JobQueue(None)
+    with runtime(live_server.app).database.session_scope() as session:
         photographer = make_staff(session)
         event = make_event(session)
         event.photographers.append(photographer)
@@ -224,7 +226,7 @@ def served(live_server: LiveServer) -> tuple[LiveServer, int, str]:
 
 
 def _photos_on(server: LiveServer) -> list[Photo]:
-    with get_database(server.app).session_scope() as session:
+    with runtime(server.app).database.session_scope() as session:
         return list(session.scalars(select(Photo).order_by(Photo.id)))
 
 

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from app.gallery.models import Photo, PhotoStatus
 from app.imaging import PREVIEW_LONG_SIDE, THUMBNAIL_LONG_SIDE
-from app.storage import PREVIEW, THUMBNAIL, EncryptedBlobs
-from app.studio.storage import MASTER
+from app.photos.blobs import MASTER, PREVIEW, THUMBNAIL
+from app.photos.models import Photo, PhotoStatus
+from app.storage import EncryptedBlobs
 from tests.imaging.support import PHOTOS, assert_clean_jpeg, mean_abs_diff, photo_files
 from tests.imaging.test_corpus import UPRIGHT
 from tests.studio.conftest import Studio

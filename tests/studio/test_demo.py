@@ -8,13 +8,11 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Settings
-from app.db import get_database
 from app.demo import DEMO_PHOTO_COUNT, seed_demo
-from app.gallery.models import Event, Photo, PhotoStatus
-from app.gallery.services import visible_photos
-from app.storage import ORIGINAL, PREVIEW, THUMBNAIL
-from app.studio.jobs import app_blobs
-from app.studio.storage import MASTER
+from app.photos.blobs import MASTER, ORIGINAL, PREVIEW, THUMBNAIL
+from app.photos.models import Event, Photo, PhotoStatus
+from app.photos.queries import visible_photos
+from app.web.context import runtime
 from tests.conftest import create_scratch_database
 from tests.studio.support import SIGNATURES, assert_clean_large_jpeg, blob_files
 
@@ -23,14 +21,14 @@ def test_demo_photos_are_stored_encrypted_and_ready(tmp_path: Path) -> None:
     scratch = create_scratch_database(tmp_path, "demo")
     settings = Settings(env="test", var_dir=tmp_path / "var", database_url=scratch.url)
     app = create_app(settings)
-    database = get_database(app)
+    database = runtime(app).database
     try:
         with database.session_scope() as session:
-            seed_demo(session, app)
+            seed_demo(session, runtime(app))
         with database.session_scope() as session:
-            seed_demo(session, app)  # a second run keeps the photos as they are
+            seed_demo(session, runtime(app))  # a second run keeps the photos as they are
 
-        blobs = app_blobs(app)
+        blobs = runtime(app).blobs
         with database.session_scope() as session:
             event = session.scalar(select(Event))
             assert event is not None

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import StaffRole
 from app.db import utcnow
 from app.errors import Forbidden, Invalid
-from app.gallery.models import Photo, PhotoStatus
-from app.gallery.services import visible_photos
+from app.photos.models import Photo, PhotoStatus
+from app.photos.queries import visible_photos
 from app.studio.services import (
     end_event_hold,
     hold_event,

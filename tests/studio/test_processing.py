@@ -11,21 +11,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from app.auth.policies import SYSTEM
 from app.db import utcnow
 from app.errors import Conflict, NotFound
-from app.gallery.models import Photo, PhotoStatus
-from app.gallery.services import visible_photos
-from app.storage import ORIGINAL, PREVIEW, THUMBNAIL, BlobIntegrityError, EncryptedBlobs
-from app.studio.jobs import run_processing
-from app.studio.services import (
-    STALE_AFTER,
-    DamagedPhoto,
-    read_derivative,
-    retry_photo,
-    retryable_photos,
-)
-from app.studio.services import processing as processing_module
-from app.studio.storage import MASTER
+from app.i18n import use_locale
+from app.photos import processing as processing_module
+from app.photos.blobs import MASTER, ORIGINAL, PREVIEW, THUMBNAIL, DamagedPhoto, read_derivative
+from app.photos.jobs import process_photo_job
+from app.photos.models import Photo, PhotoStatus
+from app.photos.processing import STALE_AFTER, retryable_photos
+from app.photos.queries import visible_photos
+from app.storage import BlobIntegrityError, EncryptedBlobs
+from app.studio.services import retry_photo
+from app.web.context import runtime
 from tests.studio.conftest import Studio
 from tests.studio.support import api_get, api_post_json, api_upload, decrypt, photo_bytes
 
@@ -118,13 +116,13 @@ def test_crash_before_the_job_finishes_leaves_a_pending_photo_that_is_never_visi
     assert visible_photos(session, studio.event) == []
 
     with pytest.raises(Conflict):
-        retry_photo(session, None, photo, now=utcnow())
+        retry_photo(session, SYSTEM, photo, now=utcnow())
     later = utcnow() + STALE_AFTER + dt.timedelta(seconds=1)
     assert retryable_photos(session, later) == [photo]
-    retry_photo(session, None, photo, now=later)
+    retry_photo(session, SYSTEM, photo, now=later)
     session.commit()
 
-    assert run_processing(app, photo.id) is PhotoStatus.READY
+    assert process_photo_job(runtime(app), photo.id) == PhotoStatus.READY
     assert _photo(session, photo.id) in visible_photos(session, studio.event)
 
 
@@ -134,7 +132,7 @@ def test_running_the_job_twice_changes_nothing(
     photo = _photo(session, _upload(client, studio))
     master = decrypt(blobs, photo, MASTER)
 
-    assert run_processing(app, photo.id) is None
+    assert process_photo_job(runtime(app), photo.id) is None
 
     photo = _photo(session, photo.id)
     assert photo.status is PhotoStatus.READY
@@ -153,7 +151,7 @@ def _blob_path(app: Flask, blobs: EncryptedBlobs, photo: Photo, kind: str) -> Pa
 
     assert photo.wrapped_key is not None
     name = blob_name(blobs.open_key(photo.wrapped_key), photo.id, kind)
-    blob_dir: Path = app.extensions["photogate.settings"].blob_dir
+    blob_dir: Path = runtime(app).settings.blob_dir
     return blob_dir / name[:2] / name[2:4] / name
 
 
@@ -166,7 +164,8 @@ def test_tampered_derivative_is_detected_never_served(
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
 
-    with pytest.raises(DamagedPhoto, match="failed its integrity check"):
+    # Outside a request, services speak the default language; ask for English here.
+    with use_locale("en"), pytest.raises(DamagedPhoto, match="failed its integrity check"):
         read_derivative(blobs, photo, PREVIEW)
     with pytest.raises(BlobIntegrityError):
         blobs.get(photo.id, PREVIEW, photo.wrapped_key)  # type: ignore[arg-type]
@@ -201,7 +200,7 @@ def test_tampered_original_fails_processing_with_a_clear_reason(
     path = _blob_path(app, blobs, photo, ORIGINAL)
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
 
-    assert run_processing(app, photo.id) is PhotoStatus.FAILED
+    assert process_photo_job(runtime(app), photo.id) == PhotoStatus.FAILED
 
     photo = _photo(session, photo.id)
     assert photo.failure_code == "storage"

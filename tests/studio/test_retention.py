@@ -13,10 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import StaffRole
+from app.auth.policies import SYSTEM
 from app.db import utcnow
 from app.errors import Invalid
-from app.gallery.models import Photo, PhotoStatus
-from app.gallery.services import visible_photos
+from app.photos.blobs import MASTER
+from app.photos.models import Photo, PhotoStatus
+from app.photos.queries import visible_photos
 from app.storage import BlobNotFoundError, EncryptedBlobs
 from app.studio.models import PhotoDeletion
 from app.studio.services import (
@@ -26,7 +28,7 @@ from app.studio.services import (
     purge_expired_photos,
     set_retention,
 )
-from app.studio.storage import MASTER
+from app.web.context import runtime
 from tests.factories import make_staff
 from tests.studio.conftest import Studio
 from tests.studio.support import api_upload, blob_files, photo_bytes
@@ -55,7 +57,7 @@ def test_retention_deletes_blobs_and_image_data_and_records_it(
 ) -> None:
     photos = [_upload(client, session, studio, seed) for seed in range(2)]
     keys = {photo.id: photo.wrapped_key for photo in photos}
-    blob_dir: Path = app.extensions["photogate.settings"].blob_dir
+    blob_dir: Path = runtime(app).settings.blob_dir
     assert len(blob_files(blob_dir)) == 8
     admin = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=studio.event.school_id)
     set_retention(session, admin, studio.event, 30)
@@ -120,10 +122,10 @@ def test_event_still_on_sale_is_never_purged(
 
 def test_retention_is_bounded(session: Session, studio: Studio) -> None:
     with pytest.raises(Invalid):
-        set_retention(session, None, studio.event, 0)
+        set_retention(session, SYSTEM, studio.event, 0)
     with pytest.raises(Invalid):
-        set_retention(session, None, studio.event, 10_000)
-    set_retention(session, None, studio.event, None)
+        set_retention(session, SYSTEM, studio.event, 10_000)
+    set_retention(session, SYSTEM, studio.event, None)
     assert studio.event.retention_days is None
     assert purge_due_at(studio.event) - studio.event.sale_ends_at == dt.timedelta(days=90)
     assert utcnow() < purge_due_at(studio.event)

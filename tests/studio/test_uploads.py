@@ -14,10 +14,11 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.gallery.models import Photo, PhotoStatus
-from app.storage import ORIGINAL, PREVIEW, THUMBNAIL, EncryptedBlobs
+from app.photos.blobs import MASTER, ORIGINAL, PREVIEW, THUMBNAIL
+from app.photos.models import Photo, PhotoStatus
+from app.storage import EncryptedBlobs
 from app.studio.services import clean_filename
-from app.studio.storage import MASTER
+from app.web.context import runtime
 from tests.imaging.support import assert_clean_jpeg, png_bytes
 from tests.studio.conftest import Studio
 from tests.studio.support import (
@@ -36,7 +37,7 @@ def _photo_count(session: Session) -> int:
 
 
 def _blob_dir(app: Flask) -> Path:
-    return app.extensions["photogate.settings"].blob_dir
+    return runtime(app).settings.blob_dir
 
 
 def test_accepted_upload_becomes_a_ready_photo_with_clean_derivatives(
@@ -174,9 +175,7 @@ def test_over_size_body_is_refused_before_it_is_read(
 def test_file_over_the_per_file_limit_is_refused(
     app: Flask, client: FlaskClient, session: Session, studio: Studio
 ) -> None:
-    app.extensions["photogate.settings"] = app.extensions["photogate.settings"].with_overrides(
-        max_upload_bytes=50_000
-    )
+    runtime(app).settings = runtime(app).settings.with_overrides(max_upload_bytes=50_000)
     data = photo_bytes(800, 600, seed=4, quality=100)
     assert len(data) > 50_000
 

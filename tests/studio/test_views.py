@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.auth.models import StaffRole
-from app.gallery.models import Photo, PhotoStatus
-from app.gallery.services import visible_photos
+from app.photos.models import Photo, PhotoStatus
+from app.photos.queries import visible_photos
 from app.studio.models import ApiToken
 from tests.factories import make_event, make_family, make_guardian, make_school, make_staff
-from tests.studio.conftest import Studio, sign_in, studio_for
+from tests.studio.conftest import Studio, studio_for
 from tests.studio.support import api_get, api_upload, photo_bytes
+from tests.support.web import sign_in
 
 
 @pytest.fixture
@@ -338,7 +339,7 @@ def test_failed_photo_is_retried_from_the_page(
     studio: Studio,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.studio.services import processing
+    from app.photos import processing
 
     monkeypatch.setattr(processing, "perceptual_hash", lambda _image: 1 / 0)
     photo_id = api_upload(client, studio.token, studio.event.id, photo_bytes()).get_json()["photo"][
@@ -382,8 +383,9 @@ def test_reasons_and_pages_are_in_japanese(
 def test_damaged_thumbnail_is_refused_with_a_clear_error_and_audited(
     app: Flask, client: FlaskClient, session: Session, studio: Studio
 ) -> None:
-    from app.storage import THUMBNAIL, blob_name
-    from app.studio.jobs import app_blobs
+    from app.photos.blobs import THUMBNAIL
+    from app.storage import blob_name
+    from app.web.context import runtime
 
     photo_id = api_upload(client, studio.token, studio.event.id, photo_bytes()).get_json()["photo"][
         "id"
@@ -391,9 +393,9 @@ def test_damaged_thumbnail_is_refused_with_a_clear_error_and_audited(
     photo = session.get(Photo, photo_id)
     assert photo is not None
     assert photo.wrapped_key is not None
-    blobs = app_blobs(app)
+    blobs = runtime(app).blobs
     name = blob_name(blobs.open_key(photo.wrapped_key), photo.id, THUMBNAIL)
-    path = app.extensions["photogate.settings"].blob_dir / name[:2] / name[2:4] / name
+    path = runtime(app).settings.blob_dir / name[:2] / name[2:4] / name
     path.write_bytes(path.read_bytes()[:-20] + b"\x00" * 20)
     sign_in(app, client, session, studio.photographer)
 

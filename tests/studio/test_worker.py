@@ -21,13 +21,12 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from app.config import Settings
-from app.db import get_database, utcnow
-from app.gallery.models import Photo, PhotoStatus
-from app.jobs import QUEUE_NAME, JobRunner
-from app.studio import jobs as studio_jobs
-from app.studio.jobs import app_blobs
+from app.db import utcnow
+from app.jobs import QUEUE_NAME, JobQueue, forget_worker_runtime
+from app.photos.blobs import MASTER
+from app.photos.models import Photo, PhotoStatus
 from app.studio.services import create_api_token
-from app.studio.storage import MASTER
+from app.web.context import runtime
 from tests.conftest import TEST_REDIS_URL, create_scratch_database
 from tests.factories import make_event, make_staff
 from tests.imaging.support import PHOTOS, assert_clean_jpeg
@@ -42,11 +41,11 @@ class QueuedStudio:
     token: str
 
     def session(self) -> Session:
-        return get_database(self.app).sessionmaker()
+        return runtime(self.app).database.sessionmaker()
 
 
-def _queue_on(connection: Any) -> JobRunner:
-    runner = JobRunner(TEST_REDIS_URL)
+def _queue_on(connection: Any) -> JobQueue:
+    runner = JobQueue(TEST_REDIS_URL)
     # fakeredis has no URL; the runner is pointed at the in-process double directly.
     runner._redis = connection
     return runner
@@ -70,8 +69,8 @@ def queued(tmp_path: Path, redis: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
     app = create_app(
         Settings(env="test", var_dir=var_dir, database_url=scratch.url, redis_url=TEST_REDIS_URL)
     )
-    app.extensions["photogate.jobs"] = _queue_on(redis)
-    with get_database(app).session_scope() as session:
+    runtime(app).jobs = _queue_on(redis)
+    with runtime(app).database.session_scope() as session:
         photographer = make_staff(session)
         event = make_event(session)
         event.photographers.append(photographer)
@@ -80,11 +79,9 @@ def queued(tmp_path: Path, redis: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
     try:
         yield QueuedStudio(app=app, redis=redis, event_id=event_id, token=token)
     finally:
-        get_database(app).engine.dispose()
-        # The worker side built its own application for this database; let it go too.
-        for worker_app in studio_jobs._worker_apps.values():
-            get_database(worker_app).engine.dispose()
-        studio_jobs._worker_apps.clear()
+        runtime(app).database.engine.dispose()
+        # The worker side built its own runtime for this database; let it go too.
+        forget_worker_runtime()
         scratch.drop()
 
 
@@ -113,7 +110,7 @@ def test_upload_is_queued_and_a_worker_makes_it_ready(queued: QueuedStudio) -> N
         photo = session.get(Photo, body["photo"]["id"])
         assert photo is not None
         assert photo.status is PhotoStatus.READY
-        master = app_blobs(queued.app).get(photo.id, MASTER, photo.wrapped_key)  # type: ignore[arg-type]
+        master = runtime(queued.app).blobs.get(photo.id, MASTER, photo.wrapped_key)  # type: ignore[arg-type]
     assert_clean_jpeg(master)
     assert Queue(QUEUE_NAME, connection=queued.redis).count == 0
 
@@ -170,7 +167,7 @@ def test_nothing_is_queued_or_stored_for_a_refused_file(queued: QueuedStudio) ->
     )
     assert response.status_code == 422
     assert Queue(QUEUE_NAME, connection=queued.redis).count == 0
-    assert blob_files(queued.app.extensions["photogate.settings"].blob_dir) == []
+    assert blob_files(runtime(queued.app).settings.blob_dir) == []
 
 
 def test_a_bomb_that_reached_the_queue_fails_and_the_worker_carries_on(
@@ -178,13 +175,13 @@ def test_a_bomb_that_reached_the_queue_fails_and_the_worker_carries_on(
 ) -> None:
     """The job checks the pixel count again: a file that slipped past the request's checks
     (written by an older release, or by hand) fails instead of exhausting the worker."""
-    from app.storage import ORIGINAL
-    from app.studio.jobs import enqueue_processing
+    from app.photos.blobs import ORIGINAL
+    from app.photos.jobs import enqueue_processing
     from tests.imaging.support import png_bytes
 
     bomb = png_bytes(50_000, 50_000)
-    blobs = app_blobs(queued.app)
-    with get_database(queued.app).session_scope() as session:
+    blobs = runtime(queued.app).blobs
+    with runtime(queued.app).database.session_scope() as session:
         key = blobs.new_data_key()
         photo = Photo(
             event_id=queued.event_id,
@@ -197,7 +194,7 @@ def test_a_bomb_that_reached_the_queue_fails_and_the_worker_carries_on(
         session.flush()
         blobs.put(photo.id, ORIGINAL, bomb, key)
         bomb_id = photo.id
-    enqueue_processing(queued.app, [bomb_id])
+    enqueue_processing(runtime(queued.app), [bomb_id])
     good = _upload(queued, photo_bytes(seed=9))
 
     _work(queued)

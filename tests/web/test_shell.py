@@ -10,14 +10,8 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound
-from app.i18n import LANGUAGE_COOKIE
-
-
-def _csrf_token(client: FlaskClient, path: str = "/") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
+from app.web.i18n import LANGUAGE_COOKIE
+from tests.support.web import csrf_token
 
 
 def test_healthz_answers_without_touching_dependencies(client: FlaskClient) -> None:
@@ -74,7 +68,7 @@ def test_language_follows_accept_language(
 
 
 def test_language_switch_sets_a_cookie_that_wins_over_the_browser(client: FlaskClient) -> None:
-    token = _csrf_token(client)
+    token = csrf_token(client)
     response = client.post(
         "/language", data={"csrf_token": token, "language": "en", "next": "/?x=1"}
     )
@@ -88,15 +82,15 @@ def test_language_switch_sets_a_cookie_that_wins_over_the_browser(client: FlaskC
     assert "School photos, safely" in html
 
 
-def test_language_switch_needs_a_csrf_token(client: FlaskClient) -> None:
+def test_language_switch_needs_acsrf_token(client: FlaskClient) -> None:
     response = client.post("/language", data={"language": "en"})
     assert response.status_code == 400
     assert client.get_cookie(LANGUAGE_COOKIE) is None
 
 
-def test_language_switch_refuses_a_foreign_csrf_token(app: Flask) -> None:
+def test_language_switch_refuses_a_foreigncsrf_token(app: Flask) -> None:
     other = app.test_client()
-    foreign = _csrf_token(other)
+    foreign = csrf_token(other)
     client = app.test_client()
     client.get("/")
     response = client.post("/language", data={"csrf_token": foreign, "language": "en"})
@@ -118,7 +112,7 @@ def test_language_switch_refuses_a_foreign_csrf_token(app: Flask) -> None:
     ],
 )
 def test_language_switch_never_redirects_off_site(client: FlaskClient, target: str) -> None:
-    token = _csrf_token(client)
+    token = csrf_token(client)
     response = client.post(
         "/language", data={"csrf_token": token, "language": "ja", "next": target}
     )
@@ -127,7 +121,7 @@ def test_language_switch_never_redirects_off_site(client: FlaskClient, target: s
 
 
 def test_unsupported_language_is_ignored(client: FlaskClient) -> None:
-    token = _csrf_token(client)
+    token = csrf_token(client)
     client.post("/language", data={"csrf_token": token, "language": "xx"})
     assert client.get_cookie(LANGUAGE_COOKIE) is None
 

@@ -1,5 +1,5 @@
 """Studio services: assignments, albums, API tokens, uploads, processing, school controls,
-retention.  Each takes the session (and the acting user), flushes and never commits."""
+retention, retries.  Each takes the session (and the acting user), flushes and never commits."""
 
 from __future__ import annotations
 
@@ -21,17 +21,6 @@ from app.studio.services.moderation import (
     release_reviewed,
     withhold_photo,
 )
-from app.studio.services.processing import (
-    STALE_AFTER,
-    DamagedPhoto,
-    Rendered,
-    can_be_retried,
-    process_photo,
-    read_derivative,
-    render_photo,
-    retry_photo,
-    retryable_photos,
-)
 from app.studio.services.retention import (
     DEFAULT_RETENTION_DAYS,
     PurgeResult,
@@ -41,6 +30,7 @@ from app.studio.services.retention import (
     retention_days_of,
     set_retention,
 )
+from app.studio.services.retries import retry_photo
 from app.studio.services.tokens import (
     IssuedToken,
     authenticate_api_token,
@@ -50,33 +40,33 @@ from app.studio.services.tokens import (
     tokens_of,
 )
 from app.studio.services.uploads import (
+    IncomingFile,
     StorageUnavailable,
     UploadOutcome,
     UploadStatus,
-    accept_upload,
+    accepted_ids,
+    chosen_album,
     clean_filename,
     known_photos,
-    probe_upload,
+    upload_photos,
 )
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
-    "STALE_AFTER",
-    "DamagedPhoto",
+    "IncomingFile",
     "IssuedToken",
     "NotAPhotographer",
     "PurgeResult",
-    "Rendered",
     "StorageUnavailable",
     "UploadOutcome",
     "UploadStatus",
-    "accept_upload",
+    "accepted_ids",
     "album_in_event",
     "assign_photographer",
     "assigned_events",
     "authenticate_api_token",
     "awaiting_review",
-    "can_be_retried",
+    "chosen_album",
     "clean_filename",
     "create_album",
     "create_api_token",
@@ -86,22 +76,18 @@ __all__ = [
     "hold_event",
     "known_photos",
     "photographers",
-    "probe_upload",
-    "process_photo",
     "purge_due_at",
     "purge_expired_photos",
-    "read_derivative",
     "release_photo",
     "release_reviewed",
-    "render_photo",
     "retention_days_of",
     "retry_photo",
-    "retryable_photos",
     "revoke_api_token",
     "set_retention",
     "studio_events",
     "token_of",
     "tokens_of",
     "unassign_photographer",
+    "upload_photos",
     "withhold_photo",
 ]

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.models import StaffUser
-from app.errors import Conflict, Invalid
-from app.gallery.models import Album, Event
-from app.studio.i18n import _
+from app.auth.policies import Actor, actor_id
+from app.errors import Conflict, Forbidden, Invalid
+from app.i18n import gettext as _
+from app.photos.models import Album, Event
+from app.studio.policies import can_create_album
 
 MAX_ALBUM_NAME = 120
 
@@ -19,12 +20,14 @@ def normalise_album_name(name: str) -> str:
     return " ".join(name.split())
 
 
-def create_album(session: Session, actor: StaffUser | None, event: Event, name: str) -> Album:
+def create_album(session: Session, actor: Actor, event: Event, name: str) -> Album:
     """A new album in ``event`` (flushed); Conflict if the event has one of that name."""
+    if not can_create_album(actor, event):
+        raise Forbidden()
     clean = normalise_album_name(name)
     if not clean or len(clean) > MAX_ALBUM_NAME:
         raise Invalid(_("An album name needs 1 to %(max)s characters.", max=MAX_ALBUM_NAME))
-    album = Album(event_id=event.id, name=clean, created_by_id=actor.id if actor else None)
+    album = Album(event_id=event.id, name=clean, created_by_id=actor_id(actor))
     try:
         with session.begin_nested():
             session.add(album)

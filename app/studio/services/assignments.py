@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import StaffRole, StaffUser
+from app.auth.policies import Actor
 from app.errors import Forbidden, Invalid
-from app.gallery.models import Event, event_photographers
+from app.photos.models import Event, event_photographers
 from app.studio.policies import can_assign_photographers
 
 logger = logging.getLogger(__name__)
@@ -20,13 +21,10 @@ class NotAPhotographer(Invalid):
 
 
 def assign_photographer(
-    session: Session, actor: StaffUser | None, event: Event, photographer: StaffUser
+    session: Session, actor: Actor, event: Event, photographer: StaffUser
 ) -> bool:
-    """Assign ``photographer`` to ``event``; False if they already were (flushed).
-
-    ``actor`` None means the platform itself (the operator's command line).
-    """
-    if actor is not None and not can_assign_photographers(actor, event):
+    """Assign ``photographer`` to ``event``; False if they already were (flushed)."""
+    if not can_assign_photographers(actor, event):
         raise Forbidden()
     if photographer.role is not StaffRole.PHOTOGRAPHER or not photographer.is_active:
         raise NotAPhotographer(f"{photographer.email} is not an active photographer account")
@@ -39,13 +37,13 @@ def assign_photographer(
 
 
 def unassign_photographer(
-    session: Session, actor: StaffUser | None, event: Event, photographer: StaffUser
+    session: Session, actor: Actor, event: Event, photographer: StaffUser
 ) -> bool:
     """Remove the assignment; False if there was none (flushed).
 
     Photos the photographer already uploaded stay with the event.
     """
-    if actor is not None and not can_assign_photographers(actor, event):
+    if not can_assign_photographers(actor, event):
         raise Forbidden()
     for assigned in list(event.photographers):
         if assigned.id == photographer.id:

@@ -9,10 +9,10 @@ from typing import Final
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.auth.models import StaffUser
+from app.auth.policies import Actor, actor_id
 from app.errors import Forbidden, Invalid
-from app.gallery.models import Event, Photo
-from app.studio.i18n import _
+from app.i18n import gettext as _
+from app.photos.models import Event, Photo
 from app.studio.policies import can_moderate_photos
 
 logger = logging.getLogger(__name__)
@@ -20,13 +20,13 @@ logger = logging.getLogger(__name__)
 MAX_REASON: Final = 200
 
 
-def _require(actor: StaffUser | None, event: Event) -> None:
-    if actor is not None and not can_moderate_photos(actor, event):
+def _require(actor: Actor, event: Event) -> None:
+    if not can_moderate_photos(actor, event):
         raise Forbidden()
 
 
 def withhold_photo(
-    session: Session, actor: StaffUser | None, photo: Photo, reason: str, *, now: dt.datetime
+    session: Session, actor: Actor, photo: Photo, reason: str, *, now: dt.datetime
 ) -> None:
     """Hide a photo from families (flushed); the reason is for the school's records."""
     _require(actor, photo.event)
@@ -35,12 +35,12 @@ def withhold_photo(
         raise Invalid(_("Give a reason of 1 to %(max)s characters.", max=MAX_REASON))
     photo.withheld_at = now
     photo.withheld_reason = clean
-    photo.withheld_by_id = actor.id if actor is not None else None
+    photo.withheld_by_id = actor_id(actor)
     session.flush()
     logger.info("photo %s withheld by staff %s", photo.id, photo.withheld_by_id)
 
 
-def release_photo(session: Session, actor: StaffUser | None, photo: Photo) -> bool:
+def release_photo(session: Session, actor: Actor, photo: Photo) -> bool:
     """Let families see a withheld photo again (once it is ready); False if it was not withheld."""
     _require(actor, photo.event)
     if photo.withheld_at is None:
@@ -49,11 +49,11 @@ def release_photo(session: Session, actor: StaffUser | None, photo: Photo) -> bo
     photo.withheld_reason = None
     photo.withheld_by_id = None
     session.flush()
-    logger.info("photo %s released by staff %s", photo.id, actor.id if actor else None)
+    logger.info("photo %s released by staff %s", photo.id, actor_id(actor))
     return True
 
 
-def hold_event(session: Session, actor: StaffUser | None, event: Event, *, now: dt.datetime) -> int:
+def hold_event(session: Session, actor: Actor, event: Event, *, now: dt.datetime) -> int:
     """Withhold every photo of the event until reviewed, new uploads included (flushed).
 
     Returns how many photos were newly withheld. They carry no reason, which marks them
@@ -65,7 +65,7 @@ def hold_event(session: Session, actor: StaffUser | None, event: Event, *, now: 
     result = session.execute(
         update(Photo)
         .where(Photo.event_id == event.id, Photo.withheld_at.is_(None))
-        .values(withheld_at=now, withheld_by_id=actor.id if actor is not None else None)
+        .values(withheld_at=now, withheld_by_id=actor_id(actor))
         .execution_options(synchronize_session="fetch")
     )
     withheld = _rowcount(result)
@@ -73,7 +73,7 @@ def hold_event(session: Session, actor: StaffUser | None, event: Event, *, now: 
     return withheld
 
 
-def end_event_hold(session: Session, actor: StaffUser | None, event: Event) -> None:
+def end_event_hold(session: Session, actor: Actor, event: Event) -> None:
     """New uploads arrive released again; photos already withheld stay withheld (flushed)."""
     _require(actor, event)
     event.hold_new_uploads = False
@@ -81,7 +81,7 @@ def end_event_hold(session: Session, actor: StaffUser | None, event: Event) -> N
     logger.info("event %s no longer holds new uploads", event.id)
 
 
-def release_reviewed(session: Session, actor: StaffUser | None, event: Event) -> int:
+def release_reviewed(session: Session, actor: Actor, event: Event) -> int:
     """Release every photo awaiting review; photos withheld with a reason stay withheld."""
     _require(actor, event)
     result = session.execute(

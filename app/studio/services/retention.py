@@ -17,14 +17,14 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.models import StaffUser
+from app.auth.policies import SYSTEM, Actor, actor_id
 from app.errors import Forbidden, Invalid
-from app.gallery.models import Event, Photo, PhotoStatus
+from app.i18n import gettext as _
+from app.photos.blobs import PHOTO_BLOB_KINDS
+from app.photos.models import Event, Photo, PhotoStatus
 from app.storage import BlobStore, EncryptedBlobs, StorageError, blob_name
-from app.studio.i18n import _
 from app.studio.models import PhotoDeletion
 from app.studio.policies import can_moderate_photos
-from app.studio.storage import PHOTO_BLOB_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,9 @@ def purge_due_at(event: Event) -> dt.datetime:
     return event.sale_ends_at + dt.timedelta(days=retention_days_of(event))
 
 
-def set_retention(
-    session: Session, actor: StaffUser | None, event: Event, days: int | None
-) -> None:
+def set_retention(session: Session, actor: Actor, event: Event, days: int | None) -> None:
     """Set the event's retention in days (None = the platform default) (flushed)."""
-    if actor is not None and not can_moderate_photos(actor, event):
+    if not can_moderate_photos(actor, event):
         raise Forbidden()
     if days is not None and not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
         raise Invalid(
@@ -109,7 +107,7 @@ def purge_expired_photos(
     *,
     now: dt.datetime,
     limit: int = 200,
-    deleted_by: StaffUser | None = None,
+    deleted_by: Actor = SYSTEM,
 ) -> PurgeResult:
     """Purge up to ``limit`` photos whose retention has run out (flushed, not committed).
 
@@ -143,7 +141,7 @@ def purge_expired_photos(
                         f"{days} days after the sale closed on {closed}"
                         + ("" if names is not None else "; data key unavailable")
                     ),
-                    deleted_by_id=deleted_by.id if deleted_by is not None else None,
+                    deleted_by_id=actor_id(deleted_by),
                     blobs_deleted=len(present),
                 )
             )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import StaffUser
 from app.auth.tokens import sha256_hex
 from app.errors import Forbidden, Invalid
-from app.studio.i18n import _
+from app.i18n import gettext as _
 from app.studio.models import ApiToken
 from app.studio.policies import can_manage_api_tokens
 

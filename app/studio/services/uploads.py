@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import io
 import logging
 import re
 import unicodedata
@@ -19,19 +18,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.models import StaffUser
-from app.errors import AppError, Forbidden, Invalid
-from app.gallery.models import Album, Event, Photo, PhotoStatus
-from app.imaging import RejectedImage, describe_content, sniff_format
-from app.storage import ORIGINAL, EncryptedBlobs, StorageError
-from app.studio.i18n import _
+from app.auth.policies import Actor, actor_id
+from app.errors import Forbidden, Invalid, Unavailable
+from app.i18n import gettext as _
+from app.imaging import RejectedImage, probe
+from app.photos.blobs import ORIGINAL
+from app.photos.limits import UploadLimits
+from app.photos.models import Album, Event, Photo, PhotoStatus
+from app.storage import EncryptedBlobs, StorageError
 from app.studio.policies import can_upload_to_event
-from app.studio.storage import UploadLimits
+from app.studio.services.albums import album_in_event
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,8 @@ MAX_LOOKUP: Final = 1000
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 
 
-class StorageUnavailable(AppError):
+class StorageUnavailable(Unavailable):
     """The blob store refused the upload; nothing was kept, the client may try again."""
-
-    status_code = 503
 
 
 class UploadStatus(enum.StrEnum):
@@ -62,21 +60,20 @@ class UploadOutcome:
     filename: str
     sha256: str
     photo: Photo | None = None
-    #: A RejectedImage code ("format", "too_large", ...) or "duplicate".
-    code: str | None = None
-    #: The imaging library's own wording, for logs and API clients.
-    detail: str = ""
-    #: What a refused file looks like ("SVG", "HTML"), when known.
-    found: str | None = None
+    #: Why the file was refused (REJECTED only).
+    rejection: RejectedImage | None = None
 
+    @property
+    def code(self) -> str | None:
+        """A RejectedImage code ("format", "too_large", ...) or "duplicate"."""
+        if self.rejection is not None:
+            return self.rejection.code
+        return "duplicate" if self.status is UploadStatus.DUPLICATE else None
 
-@dataclass(frozen=True)
-class Probe:
-    """What the header of an acceptable upload says."""
-
-    format: str
-    width: int
-    height: int
+    @property
+    def detail(self) -> str:
+        """The imaging library's own wording, for logs and API clients."""
+        return self.rejection.message if self.rejection is not None else ""
 
 
 def clean_filename(name: str | None) -> str:
@@ -93,64 +90,16 @@ def clean_filename(name: str | None) -> str:
     return base[:MAX_FILENAME] or FALLBACK_FILENAME
 
 
-def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1_000_000:.0f}"
-
-
-def probe_upload(data: bytes, limits: UploadLimits) -> Probe:
-    """Size, format by content and pixel count from the header; RejectedImage if unfit.
-
-    Reads no pixel data, so it is safe to run in the request for any input.
-    """
-    if not data:
-        raise RejectedImage("empty", "The file is empty. Please choose the photo again.")
-    if len(data) > limits.max_bytes:
-        raise RejectedImage(
-            "too_large",
-            f"The file is too large: {len(data) / 1e6:.1f} MB; "
-            f"the limit is {limits.max_bytes / 1e6:.0f} MB.",
-        )
-    fmt = sniff_format(data)
-    if fmt is None:
-        found = describe_content(data)
-        detail = f" (found {found})" if found else ""
-        raise RejectedImage("format", f"This file is not a photo we accept{detail}.")
-    try:
-        # Opening reads the header only; Pillow's own bomb check may fire here already.
-        with Image.open(io.BytesIO(data), formats=(fmt,)) as image:
-            width, height = image.size
-    except Image.DecompressionBombError:
-        raise RejectedImage(
-            "too_many_pixels",
-            f"The photo has too many pixels; the limit is "
-            f"{_megapixels(limits.max_pixels)} megapixels.",
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        logger.info("unreadable %s header: %s: %s", fmt, type(exc).__name__, exc)
-        raise RejectedImage(
-            "corrupt", "The photo could not be read: the file is damaged."
-        ) from None
-    if width <= 0 or height <= 0:
-        raise RejectedImage("corrupt", "The photo could not be read: the file is damaged.")
-    if width * height > limits.max_pixels:
-        raise RejectedImage(
-            "too_many_pixels",
-            f"The photo is too large: {_megapixels(width * height)} megapixels; "
-            f"the limit is {_megapixels(limits.max_pixels)}.",
-        )
-    return Probe(format=fmt, width=width, height=height)
-
-
 def _existing(session: Session, event: Event, sha256: str) -> Photo | None:
     return session.scalar(
         select(Photo).where(Photo.event_id == event.id, Photo.original_sha256 == sha256)
     )
 
 
-def accept_upload(
+def _accept_upload(
     session: Session,
     blobs: EncryptedBlobs,
-    uploader: StaffUser | None,
+    uploader: Actor,
     event: Event,
     *,
     filename: str | None,
@@ -161,41 +110,30 @@ def accept_upload(
 ) -> UploadOutcome:
     """Check one file and, if acceptable, store its original encrypted as a pending photo.
 
-    ``uploader`` None means the platform itself (the demo seed). The photo row is flushed,
-    not committed; the caller commits and then queues processing. Rejected files and
-    duplicates leave nothing behind.
+    The photo row is flushed, not committed. Rejected files and duplicates leave nothing
+    behind.
     """
-    if uploader is not None and not can_upload_to_event(uploader, event):
-        raise Forbidden()
     if album is not None and album.event_id != event.id:
         raise Invalid(_("That album belongs to another event."))
     name = clean_filename(filename)
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        probe = probe_upload(data, limits)
+        header = probe(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     except RejectedImage as rejected:
         # File names can name children; the log gets the content hash instead.
         logger.info("upload %s to event %s rejected: %s", sha256[:16], event.id, rejected.code)
-        found = describe_content(data) if rejected.code == "format" else None
-        return UploadOutcome(
-            UploadStatus.REJECTED,
-            name,
-            sha256,
-            code=rejected.code,
-            detail=str(rejected),
-            found=found,
-        )
+        return UploadOutcome(UploadStatus.REJECTED, name, sha256, rejection=rejected)
     key = blobs.new_data_key()
     photo = Photo(
         event_id=event.id,
         status=PhotoStatus.PENDING,
-        width=probe.width,
-        height=probe.height,
+        width=header.width,
+        height=header.height,
         original_sha256=sha256,
         byte_size=len(data),
         wrapped_key=key.wrapped,
         album_id=album.id if album is not None else None,
-        uploaded_by_id=uploader.id if uploader is not None else None,
+        uploaded_by_id=actor_id(uploader),
         original_filename=name,
         queued_at=now,
         created_at=now,
@@ -217,7 +155,7 @@ def accept_upload(
             blobs.put(photo.id, ORIGINAL, data, key)
     except IntegrityError:
         winner = _existing(session, event, sha256)
-        return UploadOutcome(UploadStatus.DUPLICATE, name, sha256, photo=winner, code="duplicate")
+        return UploadOutcome(UploadStatus.DUPLICATE, name, sha256, photo=winner)
     except (StorageError, OSError) as exc:
         logger.error("storing the original of an upload to event %s failed: %s", event.id, exc)
         raise StorageUnavailable(
@@ -225,6 +163,64 @@ def accept_upload(
         ) from None
     logger.info("photo %s accepted for event %s (%s bytes)", photo.id, event.id, len(data))
     return UploadOutcome(UploadStatus.ACCEPTED, name, sha256, photo=photo)
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """One file of an upload request: its name as sent and at most the limit plus one byte."""
+
+    filename: str | None
+    data: bytes
+
+
+def chosen_album(session: Session, event: Event, raw: str | None) -> Album | None:
+    """The album named by a form or query value; Invalid unless it is the event's own."""
+    if raw in (None, ""):
+        return None
+    album_id = int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
+    album = album_in_event(session, event, album_id) if album_id is not None else None
+    if album is None:
+        raise Invalid(_("Choose one of the event's albums."))
+    return album
+
+
+def upload_photos(
+    session: Session,
+    blobs: EncryptedBlobs,
+    uploader: Actor,
+    event: Event,
+    files: list[IncomingFile],
+    *,
+    album_id: str | None,
+    limits: UploadLimits,
+    now: dt.datetime,
+) -> list[UploadOutcome]:
+    """Accept the files of one request (flushed); the caller commits, then queues the
+    accepted photos' processing.  One path for the studio page, its script and the API."""
+    if not can_upload_to_event(uploader, event):
+        raise Forbidden()
+    if not files:
+        raise Invalid(_("Choose at least one photo to upload."))
+    album = chosen_album(session, event, album_id)
+    return [
+        _accept_upload(
+            session,
+            blobs,
+            uploader,
+            event,
+            filename=incoming.filename,
+            data=incoming.data,
+            limits=limits,
+            now=now,
+            album=album,
+        )
+        for incoming in files
+    ]
+
+
+def accepted_ids(outcomes: Iterable[UploadOutcome]) -> list[int]:
+    """The photos that were stored and now wait for processing."""
+    return [o.photo.id for o in outcomes if o.status is UploadStatus.ACCEPTED and o.photo]
 
 
 def known_photos(session: Session, event: Event, hashes: Iterable[str]) -> dict[str, Photo]:

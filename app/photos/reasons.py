@@ -1,17 +1,17 @@
-"""Plain-language, translated reasons for refused and failed uploads.
+"""The one catalogue of why an upload was refused or a photo failed, in the reader's language.
 
-The imaging library explains itself in English for logs; photographers read these, keyed
-by the stable codes it raises (plus the studio's own "duplicate", "storage", "internal").
+The imaging library explains itself in English for logs and API details; people read
+these, keyed by the stable codes it raises plus the photo pipeline's own ("duplicate",
+"storage", "internal").  Used for studio uploads and for suspect images alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
-from app.imaging import AVIF_SUPPORTED
-from app.studio.i18n import _
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
+from app.imaging import AVIF_SUPPORTED, RejectedImage
 
 _REASONS: dict[str, Any] = {
     "empty": _l("The file is empty. Please choose the photo again."),
@@ -26,7 +26,8 @@ _REASONS: dict[str, Any] = {
 }
 
 
-def _accepted_formats() -> str:
+def accepted_formats() -> str:
+    """The formats an upload may have, for people."""
     return "JPEG, PNG, WebP, HEIC, AVIF" if AVIF_SUPPORTED else "JPEG, PNG, WebP, HEIC"
 
 
@@ -36,11 +37,11 @@ def _format_reason(found: str | None) -> str:
             "This file is not a photo we accept (it looks like %(found)s). "
             "Upload one of: %(formats)s.",
             found=found,
-            formats=_accepted_formats(),
+            formats=accepted_formats(),
         )
     return _(
         "This file is not a photo we accept. Upload one of: %(formats)s.",
-        formats=_accepted_formats(),
+        formats=accepted_formats(),
     )
 
 
@@ -75,3 +76,14 @@ def reason_text(
     if code is not None and code in _REASONS:
         return str(_REASONS[code])
     return fallback or _("The photo could not be processed.")
+
+
+def rejection_text(rejected: RejectedImage) -> str:
+    """What to tell a person about a refused image."""
+    return reason_text(
+        rejected.code,
+        found=rejected.found,
+        max_bytes=rejected.max_bytes,
+        max_pixels=rejected.max_pixels,
+        fallback=rejected.message,
+    )

@@ -22,22 +22,17 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.auth.models import StaffUser
-from app.errors import AppError, Conflict, Forbidden, NotFound
-from app.gallery.models import Event, Photo, PhotoStatus
 from app.imaging import RejectedImage, derivatives, encode_jpeg, open_upload, perceptual_hash
+from app.photos.blobs import DERIVATIVE_KINDS, MASTER, ORIGINAL, PREVIEW, THUMBNAIL
+from app.photos.limits import UploadLimits
+from app.photos.models import Event, Photo, PhotoStatus
 from app.storage import (
-    ORIGINAL,
-    PREVIEW,
-    THUMBNAIL,
     BlobIntegrityError,
     BlobNotFoundError,
     EncryptedBlobs,
     StorageError,
+    UnknownKeyError,
 )
-from app.studio.i18n import _
-from app.studio.policies import can_retry_photo
-from app.studio.storage import DERIVATIVE_KINDS, MASTER, UploadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +44,6 @@ THUMBNAIL_QUALITY: Final = 85
 STALE_AFTER: Final = dt.timedelta(minutes=15)
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
-
-
-class DamagedPhoto(AppError):
-    """A stored blob failed authentication; nothing of it is served."""
-
-    status_code = 500
 
 
 @dataclass(frozen=True)
@@ -161,7 +150,7 @@ def _render_and_store(
 ) -> Failure | Rendered:
     try:
         original = blobs.get(photo_id, ORIGINAL, wrapped_key)
-    except BlobIntegrityError:
+    except (BlobIntegrityError, UnknownKeyError):
         logger.error("original of photo %s failed its integrity check", photo_id)
         return Failure(
             "storage", "The stored upload failed its integrity check; please upload it again."
@@ -236,27 +225,6 @@ def can_be_retried(photo: Photo, now: dt.datetime) -> bool:
     return photo.status is PhotoStatus.FAILED or is_stale(photo, now)
 
 
-def retry_photo(
-    session: Session, actor: StaffUser | None, photo: Photo, *, now: dt.datetime
-) -> None:
-    """Put a failed (or stale pending) photo back in the queue (flushed).
-
-    The caller commits and then enqueues the job. ``actor`` None is the platform (CLI).
-    """
-    if actor is not None and not can_retry_photo(actor, photo):
-        raise Forbidden()
-    if not can_be_retried(photo, now):
-        if photo.status is PhotoStatus.PENDING:
-            raise Conflict(_("The photo is still being processed."))
-        raise Conflict(_("Only photos that failed can be retried."))
-    photo.status = PhotoStatus.PENDING
-    photo.failure_code = None
-    photo.failure_reason = None
-    photo.queued_at = now
-    session.flush()
-    logger.info("photo %s queued again", photo.id)
-
-
 def retryable_photos(session: Session, now: dt.datetime, event: Event | None = None) -> list[Photo]:
     """Failed and stale pending photos, oldest first (for the command line)."""
     query = select(Photo).where(Photo.status.in_((PhotoStatus.FAILED, PhotoStatus.PENDING)))
@@ -264,25 +232,3 @@ def retryable_photos(session: Session, now: dt.datetime, event: Event | None = N
         query = query.where(Photo.event_id == event.id)
     photos = session.scalars(query.order_by(Photo.id))
     return [photo for photo in photos if can_be_retried(photo, now)]
-
-
-def read_derivative(blobs: EncryptedBlobs, photo: Photo, kind: str) -> bytes:
-    """The decrypted preview, thumbnail or master of a ready photo.
-
-    A blob that fails authentication raises :class:`DamagedPhoto`: damaged or swapped data
-    is never served as if it were the photo.
-    """
-    if kind not in DERIVATIVE_KINDS:
-        raise NotFound()
-    if photo.status is not PhotoStatus.READY or photo.wrapped_key is None:
-        raise NotFound()
-    try:
-        return blobs.get(photo.id, kind, photo.wrapped_key)
-    except BlobNotFoundError:
-        logger.error("%s of ready photo %s is missing", kind, photo.id)
-        raise DamagedPhoto(_("This photo's stored copy is missing and cannot be shown.")) from None
-    except BlobIntegrityError:
-        logger.error("%s of photo %s failed its integrity check", kind, photo.id)
-        raise DamagedPhoto(
-            _("This photo's stored copy failed its integrity check and is not shown.")
-        ) from None

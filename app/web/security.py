@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 from app.config import Settings
+from app.web.context import runtime
 
 
 def content_security_policy(extra_form_actions: tuple[str, ...] = ()) -> str:
@@ -33,7 +34,7 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
         # Sign-in forms POST to us and are redirected to the provider's authorization
         # endpoint; Chromium applies form-action to that redirect, so the providers' origins
         # (known once their metadata is read) must be listed.
-        oidc = app.extensions.get("photogate.oidc")
+        oidc = runtime(app).oidc
         origins = oidc.form_action_origins() if oidc is not None else ()
         return content_security_policy(tuple(origins))
 

@@ -1,0 +1,35 @@
+"""The one place that lists every blueprint and every command group.
+
+A new feature adds its blueprint to :func:`register_blueprints` and its command group to
+:func:`register_commands`; nothing else registers routes or commands.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every feature's routes."""
+    from app.admin.views import bp as admin
+    from app.auth.views import bp as auth
+    from app.families.views import bp as families
+    from app.main.views import bp as main
+    from app.studio.api import bp as studio_api
+    from app.studio.views import bp as studio
+
+    for blueprint in (main, auth, families, admin, studio, studio_api):
+        app.register_blueprint(blueprint)
+
+
+def register_commands(cli: click.Group) -> None:
+    """Every feature's command group under ``photogate``."""
+    from app.commands.keys import keys
+
+    from app.audit.cli import audit
+    from app.commands.watermark import watermark
+    from app.studio.cli import studio
+
+    for group in (audit, keys, studio, watermark):
+        cli.add_command(group)

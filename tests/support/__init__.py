@@ -1,0 +1,1 @@
+"""Helpers every test package shares: CSRF tokens, signing in, the test clock."""
