@@ -47,8 +47,8 @@ test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check $(wildcard app tests bench migrations)
-	$(BIN)/ruff format --check $(wildcard app tests bench migrations)
+	$(BIN)/ruff check $(wildcard app tests bench migrations setup.py)
+	$(BIN)/ruff format --check $(wildcard app tests bench migrations setup.py)
 
 typecheck: install
 	$(BIN)/mypy --strict app
