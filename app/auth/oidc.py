@@ -37,8 +37,9 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
+from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -451,30 +452,32 @@ class OidcClient:
         self, provider: Provider, claims: dict[str, Any], *, nonce: str, now: dt.datetime
     ) -> None:
         client_id = provider.config.client_id
-        if claims.get("iss") != provider.config.issuer:
-            raise CallbackRejected("id_token_iss")
-        audience = claims.get("aud")
-        audiences = [audience] if isinstance(audience, str) else audience
-        if not isinstance(audiences, list) or client_id not in audiences:
-            raise CallbackRejected("id_token_aud")
+        # joserfc's registry checks iss, aud, exp, iat (with leeway) and nonce; an aud list
+        # passes when it holds our client id.  azp is OpenID Connect's own rule, below.
+        registry = JWTClaimsRegistry(
+            now=int(now.timestamp()),
+            leeway=int(LEEWAY.total_seconds()),
+            iss={"essential": True, "value": provider.config.issuer},
+            aud={"essential": True, "value": client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise CallbackRejected("id_token_expired") from None
+        except MissingClaimError as error:
+            raise CallbackRejected(f"id_token_missing:{error.claim[:40]}") from None
+        except ClaimError as error:
+            raise CallbackRejected(f"id_token_{error.claim[:20]}") from None
+        audience = claims["aud"]
         azp = claims.get("azp")
-        if (len(audiences) > 1 or azp is not None) and azp != client_id:
-            raise CallbackRejected("id_token_azp")
-        stamp = now.timestamp()
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise CallbackRejected("id_token_exp")
-        if exp <= stamp - LEEWAY.total_seconds():
-            raise CallbackRejected("id_token_expired")
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
-            raise CallbackRejected("id_token_iat")
-        if iat > stamp + LEEWAY.total_seconds():
-            raise CallbackRejected("id_token_iat")
-        token_nonce = claims.get("nonce")
-        if not isinstance(token_nonce, str) or not hmac.compare_digest(
-            token_nonce.encode(), nonce.encode()
+        if ((isinstance(audience, list) and len(audience) > 1) or azp is not None) and (
+            azp != client_id
         ):
-            raise CallbackRejected("id_token_nonce")
+            raise CallbackRejected("id_token_azp")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise CallbackRejected("id_token_sub")

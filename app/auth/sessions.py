@@ -9,7 +9,6 @@ or absolute timeout, on sign-out, and when the account's ``session_version`` mov
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import ip_prefix
 from app.auth.models import Guardian, SessionStage, StaffUser, UserSession
 from app.auth.tokens import new_token, sha256_hex
+from app.useragents import parse_agent
 
 Account = Guardian | StaffUser
 
@@ -57,34 +57,9 @@ class Resolution:
     ended_reason: str | None = None
 
 
-_BROWSERS = (
-    ("Edg/", "Edge"),
-    ("Line/", "LINE"),
-    ("OPR/", "Opera"),
-    ("Firefox/", "Firefox"),
-    ("CriOS/", "Chrome"),
-    ("Chrome/", "Chrome"),
-    ("Safari/", "Safari"),
-)
-_SYSTEMS = (
-    ("iPhone", "iOS"),
-    ("iPad", "iPadOS"),
-    ("Android", "Android"),
-    ("Windows", "Windows"),
-    ("Mac OS X", "macOS"),
-    ("CrOS", "ChromeOS"),
-    ("Linux", "Linux"),
-)
-
-
 def user_agent_family(user_agent: str) -> str:
     """A coarse "Browser on System" label: enough to recognise a device, no fingerprint."""
-    browser = next((name for marker, name in _BROWSERS if marker in user_agent), "")
-    system = next((name for marker, name in _SYSTEMS if marker in user_agent), "")
-    if not browser:
-        match = re.match(r"[A-Za-z][\w.-]{0,30}", user_agent)
-        browser = match.group(0) if match else "Unknown browser"
-    return f"{browser} on {system}" if system else browser
+    return parse_agent(user_agent).label
 
 
 def account_of(record: UserSession) -> Account | None:

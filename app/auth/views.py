@@ -220,7 +220,7 @@ def sessions() -> str:
     )
 
 
-@bp.post("/account/sessions/<int:session_id>/end")
+@bp.post("/account/sessions/<id:session_id>/end")
 @account_required
 def end_one_session(session_id: int) -> WerkzeugResponse:
     signed_in = signed_in_or_403()

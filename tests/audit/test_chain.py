@@ -9,7 +9,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from app.audit.models import ActorKind, AuditEvent
-from app.audit.services import GENESIS_HASH, ip_prefix, record, verify_chain
+from app.audit.services import GENESIS_HASH, ip_prefix, record, verify_chain, verify_window
 from app.keys import AUDIT_INFO, derive_key
 from app.web.context import runtime
 
@@ -116,3 +116,71 @@ def test_rows_cannot_be_updated_or_deleted(session: Session) -> None:
 def test_app_key_is_derived_from_the_flask_secret(app: Flask) -> None:
     assert runtime(app).keys.audit == derive_key(app.config["SECRET_KEY"], AUDIT_INFO)
     assert runtime(app).keys.audit != app.config["SECRET_KEY"]
+
+
+def _many(session: Session, count: int, key: bytes = KEY) -> list[AuditEvent]:
+    return [
+        record(session, key=key, action="test.event", subject=f"n:{n}", details={"n": n})
+        for n in range(count)
+    ]
+
+
+def test_the_window_check_reads_only_the_newest_events(session: Session) -> None:
+    """The audit page's check costs the same however long the log is: an edit older than
+    its window is not its to find (the full check finds it), an edit inside it is."""
+    events = _many(session, 12)
+    _drop_guard(session)
+    session.execute(
+        text("UPDATE audit_events SET subject = 'forged' WHERE id = :id"), {"id": events[2].id}
+    )
+    session.commit()
+    session.expire_all()
+
+    window = verify_window(session, key=KEY, limit=5)
+    assert [event.id for event in window.events] == [e.id for e in reversed(events[-5:])]
+    assert window.report.ok
+    assert window.report.events == 5
+    full = verify_chain(session, key=KEY)
+    assert not full.ok
+    assert full.first_bad_id == events[2].id
+
+    session.execute(
+        text("UPDATE audit_events SET subject = 'forged' WHERE id = :id"), {"id": events[-2].id}
+    )
+    session.commit()
+    session.expire_all()
+    inside = verify_window(session, key=KEY, limit=5)
+    assert not inside.report.ok
+    assert inside.report.first_bad_id == events[-2].id
+
+
+def test_the_window_check_sees_a_deleted_event_at_its_edge(session: Session) -> None:
+    events = _many(session, 8)
+    _drop_guard(session)
+    # The oldest event shown links to the one before it, which is gone.
+    session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[-4].id})
+    session.commit()
+    session.expire_all()
+    report = verify_window(session, key=KEY, limit=3).report
+    assert not report.ok
+    assert report.reason == "link to the previous event is broken"
+
+
+def test_audit_verify_command_names_the_first_bad_event(app: Flask, session: Session) -> None:
+    from app.audit.cli import audit
+
+    events = _many(session, 4, key=runtime(app).keys.audit)
+    session.commit()
+    runner = app.test_cli_runner()
+    ok = runner.invoke(audit, ["verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "verifies" in ok.output
+
+    _drop_guard(session)
+    session.execute(
+        text("UPDATE audit_events SET action = 'x' WHERE id = :id"), {"id": events[1].id}
+    )
+    session.commit()
+    broken = runner.invoke(audit, ["verify"])
+    assert broken.exit_code == 1
+    assert f"BROKEN at event {events[1].id}" in broken.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import re
 
@@ -295,3 +296,43 @@ def test_school_revokes_a_guardians_sessions(
     url = f"/schools/{school.id}/families/{family.id}/guardians/{guardian.id}/revoke-sessions"
     assert _post(admin, url) == 303
     assert parent.get("/family").status_code == 302
+
+
+def test_a_shift_jis_roster_survives_preview_and_import(
+    app: Flask, session: Session, clock: Clock
+) -> None:
+    """Excel in Japan saves CSV as Shift_JIS: the names must arrive as written, not as
+    replacement characters, after the preview page hands the text to the import."""
+    school = make_school(session)
+    client = _signed_in_admin(app, session, clock, school)
+    roster = (
+        "student,class,family_reference,contact\n"
+        "田中 陽翔,3-A,F-1,tanaka@example.jp\n"
+        "髙橋 結衣,3-B,F-2,\n"
+    ).encode("cp932")
+    token = csrf_token(client, f"/schools/{school.id}/roster")
+    preview = client.post(
+        f"/schools/{school.id}/roster/preview",
+        data={
+            "csrf_token": token,
+            "school_year": "2026",
+            "roster": (io.BytesIO(roster), "roster.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    carried = re.search(r'<textarea name="roster_text" hidden>(.*?)</textarea>', html, re.S)
+    assert carried is not None
+    response = client.post(
+        f"/schools/{school.id}/roster/import",
+        data={
+            "csrf_token": token,
+            "school_year": "2026",
+            "roster_text": html_module.unescape(carried.group(1)),
+        },
+    )
+    assert response.status_code == 303
+    session.expire_all()
+    names = set(session.scalars(select(Student.name)))
+    assert names == {"田中 陽翔", "髙橋 結衣"}

@@ -322,3 +322,15 @@ def test_school_admin_creates_an_admin_for_their_school_only(
     emails = set(session.scalars(select(StaffUser.email)))
     assert "second@example.test" in emails
     assert not {"operator" + str(school.id) + "@example.test"} & emails
+
+
+def test_a_json_client_of_a_dead_set_password_link_gets_json(client: FlaskClient) -> None:
+    response = client.get(
+        "/staff/set-password/not-a-real-token",
+        headers={"Accept": "application/json", "Accept-Language": "en"},
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == 400
+    assert "expired or was already used" in body["message"]

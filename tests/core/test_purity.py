@@ -84,3 +84,78 @@ def test_the_walk_detects_a_forbidden_import(tmp_path: Path) -> None:
     sample.write_text("from flask import Flask\nfrom .. import db\nfrom . import keys\n")
     names = _imports(sample, ["app", "watermark", "probe"])
     assert {"flask", "app.db", "app.watermark.keys"} <= set(names)
+
+
+# -- services: the layer below the views imports nothing from the web framework ----------
+
+WEB_ROOTS = {"flask", "flask_babel", "flask_login", "flask_wtf", "flask_limiter", "werkzeug"}
+#: Modules below the web layer that are not named services/policies/models.
+SERVICE_EXTRAS = (
+    "app.runtime",
+    "app.jobs",
+    "app.errors",
+    "app.i18n",
+    "app.db",
+    "app.keys",
+    "app.auth.oidc",
+    "app.auth.sessions",
+    "app.auth.throttle",
+    "app.auth.password_policy",
+    "app.families.roster",
+    "app.demo",
+)
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(_module_parts(path))
+
+
+def service_modules() -> list[str]:
+    """Every module of the service layer: each feature's services, policies and models, the
+    photos home, and the shared modules they stand on."""
+    paths = [
+        *APP.glob("*/services.py"),
+        *APP.glob("*/services/*.py"),
+        *APP.glob("*/policies.py"),
+        *APP.glob("*/models.py"),
+        *APP.glob("photos/*.py"),
+    ]
+    return sorted({_module_name(path) for path in paths} | set(SERVICE_EXTRAS))
+
+
+def _web_modules_loaded_by(modules: list[str]) -> dict[str, list[str]]:
+    code = (
+        "import importlib, json, sys\n"
+        f"roots = {sorted(WEB_ROOTS)!r}\n"
+        "found = {}\n"
+        f"for name in {modules!r}:\n"
+        "    before = set(sys.modules)\n"
+        "    importlib.import_module(name)\n"
+        "    loaded = [m for m in sys.modules if m.split('.')[0] in roots]\n"
+        "    if loaded:\n"
+        "        found[name] = sorted(loaded)[:5]\n"
+        "        break\n"
+        "print(json.dumps(found))\n"
+    )
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    found: dict[str, list[str]] = json.loads(result.stdout)
+    return found
+
+
+def test_the_service_layer_is_found() -> None:
+    modules = service_modules()
+    assert {"app.studio.services.uploads", "app.auth.services", "app.photos.blobs"} <= set(modules)
+
+
+def test_services_import_nothing_from_flask() -> None:
+    """Importing every service-layer module (and so everything it imports) loads no Flask,
+    Werkzeug or Flask extension: services run the same in a request, a job or a command."""
+    assert _web_modules_loaded_by(service_modules()) == {}
+
+
+def test_the_service_check_sees_a_web_import() -> None:
+    assert "app.web.context" in _web_modules_loaded_by(["app.web.context"])
