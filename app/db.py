@@ -20,6 +20,7 @@ from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, m
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 #: Execution option of the engine that opens write transactions (see the module docstring).
@@ -75,6 +76,16 @@ def str_enum(enum_class: type[enum.StrEnum], name: str, length: int) -> Enum:
         length=length,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+def changed_rows(session: Session, statement: Executable, *, synchronize: Any = False) -> int:
+    """Run a bulk UPDATE or DELETE and return how many rows it changed.
+
+    The race-safe way to spend something once: ``UPDATE … WHERE used_at IS NULL`` changes
+    one row for the request that wins and none for any other.
+    """
+    result = session.execute(statement.execution_options(synchronize_session=synchronize))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def utcnow() -> dt.datetime:

@@ -16,15 +16,17 @@ class AppError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: object | None = None) -> None:
+    def __init__(self, message: object | None = None, *, retry_after: int | None = None) -> None:
         text = str(message) if message is not None else None
         super().__init__(text or "")
         self.message = text or None
+        #: Seconds the client should wait before trying again, when that is the point.
+        self.retry_after = retry_after
 
     @property
     def headers(self) -> dict[str, str]:
-        """Extra response headers (e.g. ``Retry-After`` on a lockout)."""
-        return {}
+        """Extra response headers (``Retry-After`` on a lockout or an outage)."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
 class Invalid(AppError):
@@ -39,20 +41,8 @@ class NotFound(AppError):
     status_code = 404
 
 
-class Gone(AppError):
-    """A link or code that existed but is spent or expired."""
-
-    status_code = 410
-
-
 class Conflict(AppError):
     status_code = 409
-
-
-class Unprocessable(AppError):
-    """Well-formed input the service cannot use (an upload that is not a photo)."""
-
-    status_code = 422
 
 
 class TooManyRequests(AppError):
@@ -61,19 +51,17 @@ class TooManyRequests(AppError):
     status_code = 429
 
     def __init__(self, retry_after: int, message: object | None = None) -> None:
-        self.retry_after = max(1, int(retry_after))
+        seconds = max(1, int(retry_after))
+        minutes = max(1, math.ceil(seconds / 60))
         super().__init__(
             message
             if message is not None
             else _l(
                 "Too many attempts. Please wait %(minutes)d minute(s) and try again.",
-                minutes=max(1, math.ceil(self.retry_after / 60)),
-            )
+                minutes=minutes,
+            ),
+            retry_after=seconds,
         )
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(AppError):
@@ -82,9 +70,4 @@ class Unavailable(AppError):
     status_code = 503
 
     def __init__(self, message: object | None = None, *, retry_after: int = 30) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        super().__init__(message, retry_after=retry_after)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
@@ -30,6 +30,7 @@ from app.auth.services import (
 from app.auth.sessions import end_all_sessions
 from app.i18n import gettext as _
 from app.schools.models import School
+from app.web.actions import Audited, commit_action
 from app.web.audit import audit
 from app.web.context import db_session, keys, now, settings
 from app.web.forms import ActionForm
@@ -132,40 +133,38 @@ def reset(user_id: int) -> str:
     return _link_page(target, issued)
 
 
+def _set_active(user_id: int, active: bool) -> WerkzeugResponse:
+    target = _managed(user_id)
+    set_staff_active(db_session(), _staff(), target, active, now=now())
+    return commit_action(
+        url_for("admin.accounts"),
+        _("The account has been activated.") if active else _("The account has been deactivated."),
+        audited=Audited("staff.activated" if active else "staff.deactivated", f"staff:{target.id}"),
+    )
+
+
 @bp.post("/staff/accounts/<id:user_id>/deactivate")
 @staff_required
 def deactivate(user_id: int) -> WerkzeugResponse:
-    target = _managed(user_id)
-    db = db_session()
-    set_staff_active(db, _staff(), target, False, now=now())
-    audit("staff.deactivated", subject=f"staff:{target.id}")
-    db.commit()
-    flash(_("The account has been deactivated."))
-    return redirect(url_for("admin.accounts"), code=303)
+    return _set_active(user_id, False)
 
 
 @bp.post("/staff/accounts/<id:user_id>/activate")
 @staff_required
 def activate(user_id: int) -> WerkzeugResponse:
-    target = _managed(user_id)
-    db = db_session()
-    set_staff_active(db, _staff(), target, True, now=now())
-    audit("staff.activated", subject=f"staff:{target.id}")
-    db.commit()
-    flash(_("The account has been activated."))
-    return redirect(url_for("admin.accounts"), code=303)
+    return _set_active(user_id, True)
 
 
 @bp.post("/staff/accounts/<id:user_id>/revoke-sessions")
 @staff_required
 def revoke_sessions(user_id: int) -> WerkzeugResponse:
     target = _managed(user_id)
-    db = db_session()
-    ended = end_all_sessions(db, target, now=now(), reason="revoked_by_admin")
-    audit("auth.sessions_revoked", subject=f"staff:{target.id}", details={"sessions": ended})
-    db.commit()
-    flash(_("The account has been signed out on every device."))
-    return redirect(url_for("admin.accounts"), code=303)
+    ended = end_all_sessions(db_session(), target, now=now(), reason="revoked_by_admin")
+    return commit_action(
+        url_for("admin.accounts"),
+        _("The account has been signed out on every device."),
+        audited=Audited("auth.sessions_revoked", f"staff:{target.id}", {"sessions": ended}),
+    )
 
 
 @bp.get("/staff/audit")

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import OidcLoginRequest
 from app.auth.tokens import sha256_hex
 from app.config import OidcProviderConfig
+from app.db import changed_rows
 from app.errors import AppError
 from app.i18n import lazy_gettext as _l
 
@@ -310,13 +311,13 @@ class OidcClient:
             raise CallbackRejected("replayed_state")
         if now >= request.expires_at:
             raise CallbackRejected("expired_state")
-        spent = session.execute(
+        spent = changed_rows(
+            session,
             update(OidcLoginRequest)
             .where(OidcLoginRequest.id == request.id, OidcLoginRequest.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
+            .values(used_at=now),
         )
-        if getattr(spent, "rowcount", 0) != 1:
+        if spent != 1:
             # Another request spent it between our read and our write.
             raise CallbackRejected("replayed_state")
         return request

@@ -32,6 +32,7 @@ from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.policies import can_create_staff, can_manage_staff, sees_every_school
 from app.auth.sessions import end_all_sessions
 from app.auth.tokens import keyed_hash, new_code, new_token, normalise_code, sha256_hex
+from app.db import changed_rows
 from app.errors import Conflict, Forbidden, Invalid
 from app.i18n import lazy_gettext as _l
 
@@ -181,17 +182,17 @@ def verify_second_factor(
             session.flush()
             return "totp"
     if len(normalise_code(typed)) == RECOVERY_CODE_LENGTH:
-        spent = session.execute(
+        spent = changed_rows(
+            session,
             update(RecoveryCode)
             .where(
                 RecoveryCode.staff_user_id == user.id,
                 RecoveryCode.code_hash == _recovery_hash(key, typed),
                 RecoveryCode.used_at.is_(None),
             )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
+            .values(used_at=now),
         )
-        if getattr(spent, "rowcount", 0) == 1:
+        if spent == 1:
             throttle.clear(session, ThrottleScope.SECOND_FACTOR, str(user.id))
             session.flush()
             return "recovery_code"
@@ -351,13 +352,13 @@ def set_password_with_link(
     problems = password_problems(password, email=user.email)
     if problems:
         raise Invalid(" ".join(problems))
-    spent = session.execute(
+    spent = changed_rows(
+        session,
         update(SetPasswordLink)
         .where(SetPasswordLink.id == link.id, SetPasswordLink.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+        .values(used_at=now),
     )
-    if getattr(spent, "rowcount", 0) != 1:
+    if spent != 1:
         raise Invalid(str(_l("This link has expired or was already used. Ask for a new one.")))
     user.password_hash = hash_password(password)
     end_all_sessions(session, user, now=now, reason="password_set")

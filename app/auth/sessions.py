@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import ip_prefix
 from app.auth.models import Guardian, SessionStage, StaffUser, UserSession
 from app.auth.tokens import new_token, sha256_hex
+from app.db import changed_rows
 from app.useragents import parse_agent
 
 Account = Guardian | StaffUser
@@ -150,14 +151,15 @@ def end_all_sessions(session: Session, account: Account, *, now: dt.datetime, re
     """
     account.session_version += 1
     column = UserSession.guardian_id if isinstance(account, Guardian) else UserSession.staff_user_id
-    result = session.execute(
+    ended = changed_rows(
+        session,
         update(UserSession)
         .where(column == account.id, UserSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=reason[:32])
-        .execution_options(synchronize_session="fetch")
+        .values(ended_at=now, end_reason=reason[:32]),
+        synchronize="fetch",
     )
     session.flush()
-    return int(getattr(result, "rowcount", 0) or 0)
+    return ended
 
 
 def active_sessions(session: Session, account: Account, *, now: dt.datetime) -> list[UserSession]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import SignInThrottle, ThrottleScope
 from app.auth.tokens import sha256_hex
+from app.db import changed_rows
 from app.errors import TooManyRequests
 from app.i18n import lazy_gettext as _l
 
@@ -133,5 +134,6 @@ def clear(session: Session, scope: ThrottleScope, key: str) -> None:
 def prune(session: Session, now: dt.datetime) -> int:
     """Delete rows nobody failed on for longer than their policy remembers."""
     horizon = now - max(policy.forget_after for policy in POLICIES.values())
-    result = session.execute(delete(SignInThrottle).where(SignInThrottle.last_failure_at < horizon))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed_rows(
+        session, delete(SignInThrottle).where(SignInThrottle.last_failure_at < horizon)
+    )

@@ -17,6 +17,7 @@ from app.auth.models import Guardian, ThrottleScope
 from app.auth.policies import Actor, Permission, actor_id, can_act_for_school
 from app.auth.sessions import end_all_sessions
 from app.auth.tokens import keyed_hash, new_code, normalise_code
+from app.db import changed_rows
 from app.errors import Conflict, Forbidden, Invalid
 from app.families.models import Invitation, InvitationKind
 from app.i18n import lazy_gettext as _l
@@ -169,17 +170,18 @@ def claim_invitation(
         raise InvitationRefused(str(problem))
     if guardian_count(session, invitation.family_id) >= MAX_GUARDIANS:
         raise Conflict(str(_l("This family already has two guardians.")))
-    spent = session.execute(
+    spent = changed_rows(
+        session,
         update(Invitation)
         .where(
             Invitation.id == invitation.id,
             Invitation.claimed_at.is_(None),
             Invitation.revoked_at.is_(None),
         )
-        .values(claimed_at=now, claimed_by_guardian_id=guardian.id)
-        .execution_options(synchronize_session="fetch")
+        .values(claimed_at=now, claimed_by_guardian_id=guardian.id),
+        synchronize="fetch",
     )
-    if getattr(spent, "rowcount", 0) != 1:
+    if spent != 1:
         raise InvitationRefused(str(_l("This code has already been used.")))
     guardian.family_id = invitation.family_id
     guardian.joined_family_at = now

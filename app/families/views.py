@@ -43,6 +43,7 @@ from app.families.services import (
 from app.i18n import gettext as _
 from app.qr import qr_svg
 from app.schools.models import Family, School
+from app.web.actions import Audited, commit_action
 from app.web.audit import audit
 from app.web.context import db_session, keys, now, settings
 from app.web.forms import ActionForm
@@ -54,7 +55,7 @@ from app.web.identity import (
     staff_or_403,
     staff_required,
 )
-from app.web.params import id_list
+from app.web.params import id_list, parse_int
 
 bp = Blueprint("families", __name__, template_folder="templates")
 
@@ -175,12 +176,12 @@ def revoke(invitation_id: int) -> WerkzeugResponse:
     invitation = _family_invitation(invitation_id, guardian.family_id)
     # The school's letter code is the school's to withdraw.
     require(invitation.kind is InvitationKind.GUARDIAN)
-    db = db_session()
-    revoke_invitation(db, invitation, now=now())
-    audit("family.invitation_revoked", subject=f"invitation:{invitation.id}")
-    db.commit()
-    flash(_("The invitation has been withdrawn."))
-    return redirect(url_for("families.home"), code=303)
+    revoke_invitation(db_session(), invitation, now=now())
+    return commit_action(
+        url_for("families.home"),
+        _("The invitation has been withdrawn."),
+        audited=Audited("family.invitation_revoked", f"invitation:{invitation.id}"),
+    )
 
 
 @bp.post("/family/guardians/<id:guardian_id>/remove")
@@ -196,10 +197,11 @@ def remove(guardian_id: int) -> WerkzeugResponse:
     require(target.id == me.id or joined_by_guardian_invitation(db, target) is not None)
     family_id = target.family_id
     remove_guardian(db, target, now=now())
-    audit("family.guardian_removed", subject=f"family:{family_id}", details={"guardian": target.id})
-    db.commit()
-    flash(_("The guardian has been removed from the family."))
-    return redirect(url_for("families.home" if target.id != me.id else "main.home"), code=303)
+    return commit_action(
+        url_for("families.home" if target.id != me.id else "main.home"),
+        _("The guardian has been removed from the family."),
+        audited=Audited("family.guardian_removed", f"family:{family_id}", {"guardian": target.id}),
+    )
 
 
 # -- the school's side ---------------------------------------------------------------
@@ -289,33 +291,28 @@ def roster_import(school_id: int) -> WerkzeugResponse:
     form = RosterConfirmForm()
     if not form.validate_on_submit():
         raise Invalid()
+    year = parse_int(form.school_year.data, minimum=2000, maximum=2100)
+    if year is None:
+        raise Invalid()
     try:
-        year = int(form.school_year.data or "")
-    except ValueError:
-        raise Invalid() from None
-    db = db_session()
-    try:
-        result = import_roster(db, school, year, (form.roster_text.data or "").encode("utf-8"))
+        result = import_roster(
+            db_session(), school, year, (form.roster_text.data or "").encode("utf-8")
+        )
     except ValueError:
         raise Invalid(_("The roster has errors. Upload it again to see them.")) from None
-    audit(
-        "roster.imported",
-        subject=f"school:{school.id}",
-        details={
-            "families": result.families,
-            "students": result.students,
-            "classes": result.classes,
-        },
-    )
-    db.commit()
-    flash(
+    return commit_action(
+        url_for("families.roster", school_id=school.id),
         _(
             "Roster imported: %(families)d new families, %(students)d new students.",
             families=result.families,
             students=result.students,
-        )
+        ),
+        audited=Audited(
+            "roster.imported",
+            f"school:{school.id}",
+            {"families": result.families, "students": result.students, "classes": result.classes},
+        ),
     )
-    return redirect(url_for("families.roster", school_id=school.id), code=303)
 
 
 @bp.post("/schools/<id:school_id>/invitations")
@@ -363,12 +360,10 @@ def school_revoke(school_id: int, invitation_id: int) -> WerkzeugResponse:
     invitation = require_found(db.get(Invitation, invitation_id))
     require_found(invitation, visible=invitation.school_id == school.id)
     revoke_invitation(db, invitation, now=now())
-    audit("family.invitation_revoked", subject=f"invitation:{invitation.id}")
-    db.commit()
-    flash(_("The invitation has been withdrawn."))
-    return redirect(
+    return commit_action(
         url_for("families.family_detail", school_id=school.id, family_id=invitation.family_id),
-        code=303,
+        _("The invitation has been withdrawn."),
+        audited=Audited("family.invitation_revoked", f"invitation:{invitation.id}"),
     )
 
 
@@ -384,15 +379,13 @@ def _school_guardian(school: School, family_id: int, guardian_id: int) -> tuple[
 def school_remove_guardian(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.FAMILIES_MANAGE)
     family, guardian = _school_guardian(school, family_id, guardian_id)
-    db = db_session()
-    remove_guardian(db, guardian, now=now())
-    audit(
-        "family.guardian_removed", subject=f"family:{family.id}", details={"guardian": guardian.id}
-    )
-    db.commit()
-    flash(_("The guardian has been removed from the family."))
-    return redirect(
-        url_for("families.family_detail", school_id=school.id, family_id=family.id), code=303
+    remove_guardian(db_session(), guardian, now=now())
+    return commit_action(
+        url_for("families.family_detail", school_id=school.id, family_id=family.id),
+        _("The guardian has been removed from the family."),
+        audited=Audited(
+            "family.guardian_removed", f"family:{family.id}", {"guardian": guardian.id}
+        ),
     )
 
 
@@ -403,11 +396,9 @@ def school_remove_guardian(school_id: int, family_id: int, guardian_id: int) -> 
 def school_revoke_sessions(school_id: int, family_id: int, guardian_id: int) -> WerkzeugResponse:
     school = _school(school_id, Permission.FAMILIES_MANAGE)
     family, guardian = _school_guardian(school, family_id, guardian_id)
-    db = db_session()
-    ended = end_all_sessions(db, guardian, now=now(), reason="revoked_by_school")
-    audit("auth.sessions_revoked", subject=f"guardian:{guardian.id}", details={"sessions": ended})
-    db.commit()
-    flash(_("The guardian has been signed out on every device."))
-    return redirect(
-        url_for("families.family_detail", school_id=school.id, family_id=family.id), code=303
+    ended = end_all_sessions(db_session(), guardian, now=now(), reason="revoked_by_school")
+    return commit_action(
+        url_for("families.family_detail", school_id=school.id, family_id=family.id),
+        _("The guardian has been signed out on every device."),
+        audited=Audited("auth.sessions_revoked", f"guardian:{guardian.id}", {"sessions": ended}),
     )

@@ -22,6 +22,7 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.db import changed_rows
 from app.imaging import RejectedImage, derivatives, encode_jpeg, open_upload, perceptual_hash
 from app.photos.blobs import DERIVATIVE_KINDS, MASTER, ORIGINAL, PREVIEW, THUMBNAIL
 from app.photos.limits import UploadLimits
@@ -106,43 +107,44 @@ def _claim(session: Session, photo_id: int) -> tuple[int, bytes | None] | None:
     return photo.id, bytes(photo.wrapped_key) if photo.wrapped_key is not None else None
 
 
-def _mark_ready(session: Session, photo_id: int, rendered: Rendered, now: dt.datetime) -> bool:
+def _finish(session: Session, photo_id: int, **values: object) -> bool:
     # Conditional on PENDING: a photo purged or handled by a second job meanwhile is left
-    # as it is. One statement, so the row is either all-ready or untouched.
-    result = session.execute(
+    # as it is. One statement, so the row is either all-ready (or failed) or untouched.
+    changed = changed_rows(
+        session,
         update(Photo)
         .where(Photo.id == photo_id, Photo.status == PhotoStatus.PENDING)
-        .values(
-            status=PhotoStatus.READY,
-            width=rendered.width,
-            height=rendered.height,
-            master_sha256=rendered.master_sha256,
-            phash=rendered.phash,
-            dhash=rendered.dhash,
-            processed_at=now,
-            failure_code=None,
-            failure_reason=None,
-        )
-        .execution_options(synchronize_session=False)
+        .values(**values),
     )
     session.flush()
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return changed == 1
+
+
+def _mark_ready(session: Session, photo_id: int, rendered: Rendered, now: dt.datetime) -> bool:
+    return _finish(
+        session,
+        photo_id,
+        status=PhotoStatus.READY,
+        width=rendered.width,
+        height=rendered.height,
+        master_sha256=rendered.master_sha256,
+        phash=rendered.phash,
+        dhash=rendered.dhash,
+        processed_at=now,
+        failure_code=None,
+        failure_reason=None,
+    )
 
 
 def _mark_failed(session: Session, photo_id: int, failure: Failure, now: dt.datetime) -> bool:
-    result = session.execute(
-        update(Photo)
-        .where(Photo.id == photo_id, Photo.status == PhotoStatus.PENDING)
-        .values(
-            status=PhotoStatus.FAILED,
-            failure_code=failure.code[:32],
-            failure_reason=failure.reason[:500],
-            processed_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return _finish(
+        session,
+        photo_id,
+        status=PhotoStatus.FAILED,
+        failure_code=failure.code[:32],
+        failure_reason=failure.reason[:500],
+        processed_at=now,
     )
-    session.flush()
-    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def _render_and_store(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -14,7 +15,7 @@ from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.photos.blobs import PREVIEW, THUMBNAIL, DamagedPhoto, read_derivative
 from app.photos.jobs import enqueue_processing
-from app.photos.models import Event, PhotoStatus
+from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.processing import can_be_retried
 from app.photos.queries import photo_page, status_counts
 from app.photos.reasons import reason_text
@@ -87,6 +88,27 @@ def _wants_json() -> bool:
 
 def _back(event: Event) -> str:
     return url_for("studio.show_event", event_id=event.id)
+
+
+def _event_for(
+    event_id: int, allowed: Callable[[StaffUser, Event], bool]
+) -> tuple[StaffUser, Event]:
+    """The signed-in staff member and the event, if it is known to them (else 404) and
+    ``allowed`` (else 403)."""
+    staff = staff_or_403()
+    event = known_event(staff, event_id)
+    require(allowed(staff, event))
+    return staff, event
+
+
+def _photo_for(
+    photo_id: int, allowed: Callable[[StaffUser, Event], bool]
+) -> tuple[StaffUser, Photo]:
+    """The same for a photo, judged by its event."""
+    staff = staff_or_403()
+    photo = known_photo(staff, photo_id)
+    require(allowed(staff, photo.event))
+    return staff, photo
 
 
 @bp.get("/")
@@ -183,9 +205,7 @@ def upload_photos(event_id: int) -> str | tuple[Response, int]:
 @bp.post("/events/<id:event_id>/albums")
 @staff_required
 def add_album(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_create_album(staff, event))
+    staff, event = _event_for(event_id, can_create_album)
     form = AlbumForm()
     checked(form)
     album = create_album(db_session(), staff, event, form.name.data or "")
@@ -236,9 +256,7 @@ def retry(photo_id: int) -> WerkzeugResponse | tuple[Response, int]:
 @bp.post("/photos/<id:photo_id>/withhold")
 @staff_required
 def withhold(photo_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    photo = known_photo(staff, photo_id)
-    require(can_moderate_photos(staff, photo.event))
+    staff, photo = _photo_for(photo_id, can_moderate_photos)
     form = WithholdForm()
     checked(form)
     withhold_photo(db_session(), staff, photo, form.reason.data or "", now=now())
@@ -252,9 +270,7 @@ def withhold(photo_id: int) -> WerkzeugResponse:
 @bp.post("/photos/<id:photo_id>/release")
 @staff_required
 def release(photo_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    photo = known_photo(staff, photo_id)
-    require(can_moderate_photos(staff, photo.event))
+    staff, photo = _photo_for(photo_id, can_moderate_photos)
     changed = release_photo(db_session(), staff, photo)
     return commit_action(
         _back(photo.event),
@@ -268,9 +284,7 @@ def release(photo_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/hold")
 @staff_required
 def hold(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_moderate_photos(staff, event))
+    staff, event = _event_for(event_id, can_moderate_photos)
     withheld = hold_event(db_session(), staff, event, now=now())
     return commit_action(
         _back(event),
@@ -282,9 +296,7 @@ def hold(event_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/end-hold")
 @staff_required
 def end_hold(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_moderate_photos(staff, event))
+    staff, event = _event_for(event_id, can_moderate_photos)
     end_event_hold(db_session(), staff, event)
     return commit_action(
         _back(event),
@@ -296,9 +308,7 @@ def end_hold(event_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/release-reviewed")
 @staff_required
 def release_all_reviewed(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_moderate_photos(staff, event))
+    staff, event = _event_for(event_id, can_moderate_photos)
     released = release_reviewed(db_session(), staff, event)
     return commit_action(
         _back(event),
@@ -310,9 +320,7 @@ def release_all_reviewed(event_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/retention")
 @staff_required
 def retention(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_moderate_photos(staff, event))
+    staff, event = _event_for(event_id, can_moderate_photos)
     form = RetentionForm()
     checked(form)
     set_retention(db_session(), staff, event, form.days.data)
@@ -328,9 +336,7 @@ def retention(event_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/photographers")
 @staff_required
 def assign(event_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_assign_photographers(staff, event))
+    staff, event = _event_for(event_id, can_assign_photographers)
     form = AssignForm()
     form.photographer_id.choices = [(p.id, p.email) for p in photographers(db_session())]
     checked(form)
@@ -351,9 +357,7 @@ def assign(event_id: int) -> WerkzeugResponse:
 @bp.post("/events/<id:event_id>/photographers/<id:user_id>/remove")
 @staff_required
 def unassign(event_id: int, user_id: int) -> WerkzeugResponse:
-    staff = staff_or_403()
-    event = known_event(staff, event_id)
-    require(can_assign_photographers(staff, event))
+    staff, event = _event_for(event_id, can_assign_photographers)
     photographer = db_session().get(StaffUser, user_id)
     if photographer is None:
         raise NotFound()

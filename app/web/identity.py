@@ -200,43 +200,30 @@ def _sign_in_redirect(endpoint: str) -> WerkzeugResponse:
     return redirect(f"{url_for(endpoint)}?{urlencode({'next': target})}", code=302)
 
 
-def guardian_required(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
-    """Anonymous visitors go to the family sign-in page; staff get 403."""
+def _guard(
+    sign_in_endpoint: str, admits: Callable[[SignedIn], bool]
+) -> Callable[[Callable[P, R]], Callable[P, R | WerkzeugResponse]]:
+    """A view decorator: anonymous visitors go to ``sign_in_endpoint``; signed-in
+    accounts that ``admits`` refuses get 403."""
 
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
-        signed_in = current_signed_in()
-        if signed_in is None:
-            return _sign_in_redirect("auth.sign_in")
-        if signed_in.guardian is None:
-            raise Forbidden()
-        return view(*args, **kwargs)
+    def decorate(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
+            signed_in = current_signed_in()
+            if signed_in is None:
+                return _sign_in_redirect(sign_in_endpoint)
+            if not admits(signed_in):
+                raise Forbidden()
+            return view(*args, **kwargs)
 
-    return wrapper
+        return wrapper
 
-
-def staff_required(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
-    """Anonymous visitors go to the staff sign-in page; guardians get 403."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
-        signed_in = current_signed_in()
-        if signed_in is None:
-            return _sign_in_redirect("auth.staff_sign_in")
-        if signed_in.staff is None:
-            raise Forbidden()
-        return view(*args, **kwargs)
-
-    return wrapper
+    return decorate
 
 
-def account_required(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
-    """Any signed-in account; anonymous visitors go to the family sign-in page."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
-        if current_signed_in() is None:
-            return _sign_in_redirect("auth.sign_in")
-        return view(*args, **kwargs)
-
-    return wrapper
+#: Families only: anonymous visitors go to the family sign-in page; staff get 403.
+guardian_required = _guard("auth.sign_in", lambda user: user.guardian is not None)
+#: Staff only: anonymous visitors go to the staff sign-in page; guardians get 403.
+staff_required = _guard("auth.staff_sign_in", lambda user: user.staff is not None)
+#: Any signed-in account; anonymous visitors go to the family sign-in page.
+account_required = _guard("auth.sign_in", lambda _user: True)

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.auth.policies import Actor, actor_id
+from app.db import changed_rows
 from app.errors import Forbidden, Invalid
 from app.i18n import gettext as _
 from app.photos.models import Event, Photo
@@ -62,13 +63,13 @@ def hold_event(session: Session, actor: Actor, event: Event, *, now: dt.datetime
     _require(actor, event)
     event.hold_new_uploads = True
     session.flush()
-    result = session.execute(
+    withheld = changed_rows(
+        session,
         update(Photo)
         .where(Photo.event_id == event.id, Photo.withheld_at.is_(None))
-        .values(withheld_at=now, withheld_by_id=actor_id(actor))
-        .execution_options(synchronize_session="fetch")
+        .values(withheld_at=now, withheld_by_id=actor_id(actor)),
+        synchronize="fetch",
     )
-    withheld = _rowcount(result)
     logger.info("event %s held for review (%d photos withheld)", event.id, withheld)
     return withheld
 
@@ -84,23 +85,19 @@ def end_event_hold(session: Session, actor: Actor, event: Event) -> None:
 def release_reviewed(session: Session, actor: Actor, event: Event) -> int:
     """Release every photo awaiting review; photos withheld with a reason stay withheld."""
     _require(actor, event)
-    result = session.execute(
+    released = changed_rows(
+        session,
         update(Photo)
         .where(
             Photo.event_id == event.id,
             Photo.withheld_at.is_not(None),
             Photo.withheld_reason.is_(None),
         )
-        .values(withheld_at=None, withheld_by_id=None)
-        .execution_options(synchronize_session="fetch")
+        .values(withheld_at=None, withheld_by_id=None),
+        synchronize="fetch",
     )
-    released = _rowcount(result)
     logger.info("event %s: %d reviewed photos released", event.id, released)
     return released
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def awaiting_review(photo: Photo) -> bool:
