@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.web.identity import init_identity
     from app.web.params import IdConverter
     from app.web.registry import register_blueprints
-    from app.web.security import install_security_headers
+    from app.web.security import HardenedJSONProvider, install_security_headers
 
     settings = settings or Settings.from_env()
     runtime = build_runtime(settings)
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.var_dir.chmod(0o700)
 
     app = Flask(__name__)
+    app.json = HardenedJSONProvider(app)
     logging.basicConfig(level=settings.log_level)
     secure = settings.cookie_secure
     app.config.update(
@@ -54,9 +55,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # Rate-limit headers would overwrite the Retry-After of our own lockouts and appear
+        # on every answer; a 429 gets one Retry-After from app.web.errors instead.
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_STORAGE_OPTIONS=limiter_storage_options(settings),
         WTF_CSRF_TIME_LIMIT=3600,
+        # Only the public URL's host is answered (and, outside production, the loopback
+        # names): Werkzeug builds redirects such as the trailing-slash one from the Host
+        # header, which must therefore never be an attacker's.
+        TRUSTED_HOSTS=settings.trusted_hosts,
         PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
     )
 

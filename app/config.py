@@ -99,6 +99,9 @@ def write_secret_file(path: Path) -> bool:
 
 #: Provider names appear in callback URLs (/auth/callback/<name>), so they stay URL-safe.
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+#: Names of this machine, where cookies without the Secure flag cannot be planted by a
+#: network attacker.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: Port of the local OpenID provider of the development demo (stable, so its issuer is too).
 DEFAULT_LOCAL_OIDC_PORT = 5001
 
@@ -324,6 +327,21 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_host(self) -> str:
+        """The host name of the public URL (no port)."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.public_url).hostname or ""
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host names the application answers."""
+        hosts = [self.public_host]
+        if not self.is_production:
+            hosts += [host for host in LOOPBACK_HOSTS if host not in hosts]
+        return hosts
 
     @property
     def blob_dir(self) -> Path:

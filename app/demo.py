@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyotp
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import StaffRole, StaffUser
 from app.auth.passwords import hash_password
 from app.auth.policies import SYSTEM
+from app.auth.totp import new_totp_secret, open_secret, seal_secret, staff_owner
 from app.db import utcnow
 from app.photos.models import Event, Photo, PhotoStatus
 from app.schools.models import Classroom, Enrolment, Family, School, Student
@@ -104,7 +104,7 @@ def seed_demo(session: Session, runtime: Runtime) -> DemoReport:
     report = DemoReport(school=school.name)
     report.classes = [classroom.label for classroom in school.classrooms]
     report.families = [family.display_name for family in school.families]
-    report.staff = _refresh_staff(session, school)
+    report.staff = _refresh_staff(session, school, runtime)
     event = session.scalar(select(Event).where(Event.school_id == school.id))
     if event is not None:
         _ensure_demo_photos(session, runtime, event)
@@ -208,7 +208,7 @@ def _ensure_demo_photos(session: Session, runtime: Runtime, event: Event) -> Non
     session.expire(event, ["photos"])
 
 
-def _refresh_staff(session: Session, school: School) -> list[StaffLogin]:
+def _refresh_staff(session: Session, school: School, runtime: Runtime) -> list[StaffLogin]:
     logins = []
     for email, name, role in STAFF:
         user = session.scalar(select(StaffUser).where(StaffUser.email == email))
@@ -221,8 +221,14 @@ def _refresh_staff(session: Session, school: School) -> list[StaffLogin]:
         user.school_id = school.id if role is StaffRole.SCHOOL_ADMIN else None
         password = "-".join(secrets.token_hex(3) for _ in range(4))
         user.password_hash = hash_password(password)
-        user.totp_secret = user.totp_secret or pyotp.random_base32()
-        logins.append(StaffLogin(email, role, password, user.totp_secret))
+        session.flush()
+        keyring = runtime.blobs.keyring
+        owner = staff_owner(user.id)
+        secret = (
+            open_secret(keyring, owner, user.totp_secret) if user.totp_secret else new_totp_secret()
+        )
+        user.totp_secret = seal_secret(keyring, owner, secret)
+        logins.append(StaffLogin(email, role, password, secret))
     session.flush()
     photographer = session.scalar(select(StaffUser).where(StaffUser.email == STAFF[0][0]))
     for event in session.scalars(select(Event).where(Event.school_id == school.id)):

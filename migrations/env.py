@@ -61,11 +61,30 @@ def run_migrations_online() -> None:
     engine = make_engine(_database_url())
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_foreign_keys(connection, enabled=False)
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                _sqlite_foreign_keys(connection, enabled=True)
     finally:
         engine.dispose()
+
+
+def _sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    """Batch mode rebuilds a SQLite table by copying and dropping it; with foreign keys on,
+    dropping a table others refer to would cascade into them. They are off while migrating
+    (the pragma only works outside a transaction) and checked when switched back on."""
+    raw = connection.connection.driver_connection
+    if raw is None:  # pragma: no cover - a live SQLite connection always has one
+        raise RuntimeError("no SQLite connection to configure")
+    raw.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    if enabled:
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows that break foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

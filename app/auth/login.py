@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import g, request, session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -19,9 +21,16 @@ from app.web.identity import (
 )
 
 
-def login_cookie_name() -> str:
-    """The cookie that binds a family sign-in to the browser that started it."""
-    return "__Host-photogate-login" if cookie_secure() else "photogate-login"
+def login_cookie_name(state: str) -> str:
+    """The cookie that binds one family sign-in to the browser that started it.
+
+    One cookie per sign-in attempt, named after its state, so two attempts in two tabs do
+    not overwrite each other; its value is a fresh random token (never one the browser
+    already had), checked against the attempt's record in constant time.
+    """
+    suffix = hashlib.sha256(state.encode()).hexdigest()[:12]
+    prefix = "__Host-photogate-login-" if cookie_secure() else "photogate-login-"
+    return prefix + suffix
 
 
 def begin_session(

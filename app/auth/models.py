@@ -66,7 +66,8 @@ class StaffUser(Base):
         ForeignKey("schools.id", ondelete="CASCADE"), index=True
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed with the key-encryption key (app.auth.totp); never stored in clear.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     # The last accepted TOTP time-step: a code is good once, even inside its window.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -114,6 +115,9 @@ class UserSession(Base):
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(32))
     user_agent_family: Mapped[str] = mapped_column(String(64), default="")
+    # The TOTP seed offered during enrolment (sealed), kept here on the server until the
+    # staff member proves their authenticator has it.
+    pending_totp_secret: Mapped[str | None] = mapped_column(String(255))
     ip_prefix: Mapped[str] = mapped_column(String(64), default="")
 
     guardian: Mapped[Guardian | None] = relationship()
@@ -145,6 +149,9 @@ class ThrottleScope(enum.StrEnum):
     STAFF_PASSWORD = "staff_password"  # noqa: S105 -- a scope name, not a credential
     SECOND_FACTOR = "second_factor"
     INVITATION_CLAIM = "invitation_claim"
+    # Failures of one staff account from every network: never a lock, only tighter
+    # per-network limits while it is high (see app.auth.throttle).
+    STAFF_ACCOUNT = "staff_account"
 
 
 class SignInThrottle(Base):

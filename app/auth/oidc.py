@@ -34,8 +34,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
@@ -254,8 +254,8 @@ class OidcClient:
         browser_token: str,
         next_url: str,
         now: dt.datetime,
-    ) -> str:
-        """Record a new sign-in attempt (flushed) and return the authorization URL."""
+    ) -> tuple[str, str]:
+        """Record a new sign-in attempt (flushed); return the authorization URL and its state."""
         metadata = self.metadata(provider)
         # Expired attempts are worthless; sweeping them here keeps the table small.
         session.execute(
@@ -281,7 +281,7 @@ class OidcClient:
             url, _ = client.create_authorization_url(
                 metadata.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
             )
-        return str(url)
+        return str(url), state
 
     def _consume_state(
         self,
@@ -374,8 +374,10 @@ class OidcClient:
                     code_verifier=verifier,
                     timeout=HTTP_TIMEOUT,
                 )
-        except OAuth2Error as error:
-            # invalid_grant and friends: a replayed, foreign or expired code.
+        except AuthlibBaseError as error:
+            # An error answer of the token endpoint (invalid_grant for a replayed, foreign or
+            # expired code, and friends). Authlib raises OAuth2Error from its protocol layer
+            # and OAuthError from its requests client; both are this.
             raise CallbackRejected(f"token_error:{str(error.error)[:40]}") from None
         except requests.RequestException as error:
             logger.warning("token endpoint of %s unavailable: %s", provider.name, error)

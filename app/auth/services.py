@@ -7,16 +7,15 @@ Services take the database session and the acting user, flush and never commit.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import secrets
 from dataclasses import dataclass
 from functools import cache
 
-import pyotp
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.services import ip_prefix
 from app.auth import throttle
 from app.auth.models import (
     Guardian,
@@ -25,6 +24,7 @@ from app.auth.models import (
     StaffRole,
     StaffUser,
     ThrottleScope,
+    UserSession,
 )
 from app.auth.oidc import VerifiedIdentity
 from app.auth.password_policy import password_problems
@@ -32,12 +32,19 @@ from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.policies import can_create_staff, can_manage_staff, sees_every_school
 from app.auth.sessions import end_all_sessions
 from app.auth.tokens import keyed_hash, new_code, new_token, normalise_code, sha256_hex
+from app.auth.totp import (
+    matching_step,
+    needs_reseal,
+    new_totp_secret,
+    open_secret,
+    seal_secret,
+    staff_owner,
+)
 from app.db import changed_rows
 from app.errors import Conflict, Forbidden, Invalid
 from app.i18n import lazy_gettext as _l
+from app.storage import KeyRing
 
-TOTP_ISSUER = "PhotoGate"
-TOTP_INTERVAL = 30
 RECOVERY_CODES = 10
 RECOVERY_CODE_LENGTH = 12
 SET_PASSWORD_LINK_LIFETIME = dt.timedelta(hours=72)
@@ -110,22 +117,37 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+#: Failures of one account in an hour, from all networks together, above which each network
+#: gets a single free try before its own lock (the owner elsewhere is never locked out).
+ACCOUNT_PRESSURE = 30
+
+
 def authenticate_staff(
     session: Session, email: str, password: str, *, ip: str, now: dt.datetime
 ) -> StaffUser:
     """The staff member whose password this is, or raise SignInFailed / Locked.
 
+    Failures lock the (account, network) pair that made them, with growing delays; an
+    account failing from many networks at once only tightens that per-network allowance.
     Unknown addresses go through the same steps (throttle, an Argon2 verification of a
     dummy hash) so that neither the answer nor its timing tells whether an account exists.
     """
     address = normalise_email(email)
-    key = f"{address}|{ip}"
+    key = f"{address}|{ip_prefix(ip)}"
     throttle.check(session, ThrottleScope.STAFF_PASSWORD, key, now)
     user = session.scalar(select(StaffUser).where(StaffUser.email == address))
     stored = user.password_hash if user is not None and user.password_hash else None
     matches = verify_password(stored or _dummy_hash(), password[:1024])
     if user is None or stored is None or not matches or not user.is_active:
-        lock = throttle.record_failure(session, ThrottleScope.STAFF_PASSWORD, key, now)
+        throttle.record_failure(session, ThrottleScope.STAFF_ACCOUNT, address, now)
+        pressure = throttle.recent_failures(session, ThrottleScope.STAFF_ACCOUNT, address, now)
+        lock = throttle.record_failure(
+            session,
+            ThrottleScope.STAFF_PASSWORD,
+            key,
+            now,
+            free_failures=1 if pressure >= ACCOUNT_PRESSURE else None,
+        )
         if lock is not None:
             raise lock
         raise SignInFailed()
@@ -139,45 +161,34 @@ def authenticate_staff(
 # -- TOTP and recovery codes ------------------------------------------------------------
 
 
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
-def provisioning_uri(secret: str, email: str) -> str:
-    return pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(
-        name=email, issuer_name=TOTP_ISSUER
-    )
-
-
-def _matching_step(secret: str, code: str, now: dt.datetime, after: int | None) -> int | None:
-    """The time-step (now ±1, later than ``after``) whose code is ``code``, if any."""
-    if not (len(code) == 6 and code.isdigit()):
-        return None
-    totp = pyotp.TOTP(secret, interval=TOTP_INTERVAL)
-    current = int(now.timestamp()) // TOTP_INTERVAL
-    for step in (current - 1, current, current + 1):
-        if after is not None and step <= after:
-            continue
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
-
-
 def _recovery_hash(key: bytes, code: str) -> str:
     return keyed_hash(key, "recovery", normalise_code(code))
 
 
 def verify_second_factor(
-    session: Session, user: StaffUser, code: str, *, key: bytes, now: dt.datetime
+    session: Session,
+    user: StaffUser,
+    code: str,
+    *,
+    key: bytes,
+    keyring: KeyRing,
+    now: dt.datetime,
 ) -> str:
-    """Accept a TOTP code (each time-step once) or an unused recovery code; return which."""
+    """Accept a TOTP code (each time-step once) or an unused recovery code; return which.
+
+    ``keyring`` opens the sealed TOTP seed; a seed stored before sealing, or under a
+    retired key-encryption key, is sealed anew with the current one on success.
+    """
     throttle.check(session, ThrottleScope.SECOND_FACTOR, str(user.id), now)
     typed = "".join(code.split())
     if user.totp_secret is not None:
-        step = _matching_step(user.totp_secret, typed, now, user.totp_last_step)
+        secret = open_secret(keyring, staff_owner(user.id), user.totp_secret)
+        step = matching_step(secret, typed, now.timestamp(), user.totp_last_step)
         if step is not None:
             # Remembering the step is what makes a code single use.
             user.totp_last_step = step
+            if needs_reseal(keyring, user.totp_secret):
+                user.totp_secret = seal_secret(keyring, staff_owner(user.id), secret)
             throttle.clear(session, ThrottleScope.SECOND_FACTOR, str(user.id))
             session.flush()
             return "totp"
@@ -227,14 +238,38 @@ def unused_recovery_codes(session: Session, user: StaffUser) -> int:
     )
 
 
+def offer_totp_enrolment(session: Session, record: UserSession, keyring: KeyRing) -> str:
+    """A new TOTP seed for the staff member of an enrolment session, kept on the server
+    (sealed, in the session row) until they confirm it; returns it to show once."""
+    secret = new_totp_secret()
+    record.pending_totp_secret = seal_secret(keyring, f"enrol:{record.id}", secret)
+    session.flush()
+    return secret
+
+
+def offered_totp_secret(record: UserSession, keyring: KeyRing) -> str | None:
+    """The seed offered to an enrolment session, if any."""
+    if record.pending_totp_secret is None:
+        return None
+    return open_secret(keyring, f"enrol:{record.id}", record.pending_totp_secret)
+
+
 def confirm_totp_enrolment(
-    session: Session, user: StaffUser, secret: str, code: str, *, key: bytes, now: dt.datetime
+    session: Session,
+    user: StaffUser,
+    secret: str,
+    code: str,
+    *,
+    key: bytes,
+    keyring: KeyRing,
+    now: dt.datetime,
 ) -> list[str]:
-    """Store ``secret`` once the user proves their authenticator has it; return recovery codes."""
-    step = _matching_step(secret, "".join(code.split()), now, None)
+    """Store ``secret`` (sealed) once the user proves their authenticator has it; return
+    recovery codes."""
+    step = matching_step(secret, "".join(code.split()), now.timestamp(), None)
     if step is None:
         raise CodeRefused()
-    user.totp_secret = secret
+    user.totp_secret = seal_secret(keyring, staff_owner(user.id), secret)
     user.totp_last_step = step
     return issue_recovery_codes(session, user, key=key, now=now)
 

@@ -1,9 +1,11 @@
 """Lockouts with growing delays after repeated failures of one key.
 
-Keys are narrow on purpose: a staff password lockout is per (account, IP), so many
-parents or teachers behind one school NAT are never locked out together by one account's
-failures, and an attacker on another network cannot lock a staff member out of their own
-office.  Request-rate limits per IP and per account (Flask-Limiter) sit on top.
+Keys are narrow on purpose: a staff password lockout is per (account, network), so many
+teachers behind one school NAT are never locked out together by one account's failures,
+and an attacker elsewhere cannot lock a staff member out of their own office.  What an
+attacker spread over many networks does to one account is counted too
+(``STAFF_ACCOUNT``), but only to tighten the per-network allowance while it is high:
+it never locks the account itself.  Request-rate limits per IP (Flask-Limiter) sit on top.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ POLICIES: dict[ThrottleScope, ThrottlePolicy] = {
         max_delay=dt.timedelta(hours=24),
         forget_after=dt.timedelta(hours=24),
     ),
+    # Counted, never locked: an hour without failures forgets them.
+    ThrottleScope.STAFF_ACCOUNT: ThrottlePolicy(
+        free_failures=2**31 - 1,
+        base_delay=dt.timedelta(0),
+        max_delay=dt.timedelta(0),
+        forget_after=dt.timedelta(hours=1),
+    ),
 }
 
 
@@ -89,10 +98,20 @@ def check(session: Session, scope: ThrottleScope, key: str, now: dt.datetime) ->
 
 
 def record_failure(
-    session: Session, scope: ThrottleScope, key: str, now: dt.datetime
+    session: Session,
+    scope: ThrottleScope,
+    key: str,
+    now: dt.datetime,
+    *,
+    free_failures: int | None = None,
 ) -> Locked | None:
-    """Count a failure; return the lock it earned, if any (flushed)."""
+    """Count a failure; return the lock it earned, if any (flushed).
+
+    ``free_failures`` replaces the policy's allowance for this failure (tighter limits
+    while an account is under attack).
+    """
     policy = POLICIES[scope]
+    allowance = policy.free_failures if free_failures is None else free_failures
     row = _row(session, scope, key)
     if row is None:
         # Rows nobody failed on for longer than any policy remembers are worthless;
@@ -113,13 +132,21 @@ def record_failure(
     row.failures += 1
     row.last_failure_at = now
     lock: Locked | None = None
-    if row.failures >= policy.free_failures:
+    if row.failures >= allowance:
         delay = min(policy.base_delay * (2**row.lockouts), policy.max_delay)
         row.lockouts += 1
         row.locked_until = now + delay
         lock = Locked(math.ceil(delay.total_seconds()))
     session.flush()
     return lock
+
+
+def recent_failures(session: Session, scope: ThrottleScope, key: str, now: dt.datetime) -> int:
+    """How many failures ``key`` has had that the policy still remembers."""
+    row = _row(session, scope, key)
+    if row is None or now - row.last_failure_at > POLICIES[scope].forget_after:
+        return 0
+    return row.failures
 
 
 def clear(session: Session, scope: ThrottleScope, key: str) -> None:

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -32,9 +31,9 @@ from app.auth.services import (
     authenticate_staff,
     confirm_totp_enrolment,
     guardian_for_identity,
-    new_totp_secret,
     normalise_email,
-    provisioning_uri,
+    offer_totp_enrolment,
+    offered_totp_secret,
     set_password_with_link,
     valid_link,
     verify_second_factor,
@@ -42,13 +41,14 @@ from app.auth.services import (
 from app.auth.sessions import active_sessions, end_all_sessions, end_session, session_of
 from app.auth.throttle import Locked
 from app.auth.tokens import new_token, sha256_hex
+from app.auth.totp import provisioning_uri
 from app.errors import Invalid, NotFound
 from app.extensions import client_ip, limiter
 from app.i18n import gettext as _
 from app.qr import qr_svg
 from app.urls import safe_next
 from app.web.audit import audit
-from app.web.context import db_session, keys, now, oidc_client
+from app.web.context import db_session, kek, keys, now, oidc_client
 from app.web.errors import error_response
 from app.web.forms import ActionForm
 from app.web.identity import (
@@ -67,11 +67,6 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 # Callback parameters that must appear at most once (a second copy could smuggle a value
 # past one check and into another).
 _SINGLE_PARAMETERS = ("code", "state", "iss", "error")
-_ENROL_SECRET = "totp_enrol_secret"  # noqa: S105 -- a session key name
-
-
-def _staff_email_key() -> str:
-    return "staff-email:" + sha256_hex(normalise_email(request.form.get("email", "")))
 
 
 def _pending_staff_key() -> str:
@@ -97,9 +92,9 @@ def start_login(provider: str) -> WerkzeugResponse:
     if chosen is None:
         raise NotFound()
     db = db_session()
-    browser = request.cookies.get(login_cookie_name()) or new_token()
+    browser = new_token()
     try:
-        url = client.begin(
+        url, state = client.begin(
             db,
             chosen,
             browser_token=browser,
@@ -117,7 +112,9 @@ def start_login(provider: str) -> WerkzeugResponse:
         raise
     db.commit()
     response = redirect(url, code=303)
-    set_cookie(response, login_cookie_name(), browser, int(LOGIN_REQUEST_LIFETIME.total_seconds()))
+    set_cookie(
+        response, login_cookie_name(state), browser, int(LOGIN_REQUEST_LIFETIME.total_seconds())
+    )
     return response
 
 
@@ -136,7 +133,7 @@ def callback(provider: str) -> WerkzeugResponse:
             db,
             chosen,
             params=request.args.to_dict(flat=True),
-            browser_token=request.cookies.get(login_cookie_name()),
+            browser_token=request.cookies.get(login_cookie_name(request.args.get("state", ""))),
             now=now(),
         )
     except (CallbackRejected, ProviderUnavailable) as error:
@@ -172,7 +169,7 @@ def callback(provider: str) -> WerkzeugResponse:
         details={"provider": provider},
     )
     db.commit()
-    clear_cookie(redirect_response, login_cookie_name())
+    clear_cookie(redirect_response, login_cookie_name(request.args.get("state", "")))
     # The callback URL carries the code: never let it leak onward in a Referer.
     redirect_response.headers["Referrer-Policy"] = "no-referrer"
     return redirect_response
@@ -246,7 +243,6 @@ def _staff_landing(next_url: str | None) -> str:
 
 @bp.route("/staff/signin", methods=["GET", "POST"])
 @limiter.limit("30/minute;300/hour", methods=["POST"])
-@limiter.limit("30/hour", key_func=_staff_email_key, methods=["POST"])
 def staff_sign_in() -> str | WerkzeugResponse | tuple[str, int]:
     form = StaffSignInForm()
     if not form.is_submitted():
@@ -269,7 +265,9 @@ def staff_sign_in() -> str | WerkzeugResponse | tuple[str, int]:
         stage = SessionStage.SECOND_FACTOR if user.totp_secret else SessionStage.ENROL
         target = "auth.staff_second_factor" if user.totp_secret else "auth.staff_enrol"
         response = redirect(url_for(target, next=form.next.data or None), code=303)
-        begin_session(response, user, stage)
+        record = begin_session(response, user, stage)
+        if stage is SessionStage.ENROL:
+            offer_totp_enrolment(db, record, kek())
         audit("auth.staff_password_accepted", actor=user, subject=f"staff:{user.id}")
         db.commit()
         return response
@@ -297,7 +295,7 @@ def staff_second_factor() -> str | WerkzeugResponse | tuple[str, int]:
         db = db_session()
         try:
             method = verify_second_factor(
-                db, user, form.code.data or "", key=keys().codes, now=now()
+                db, user, form.code.data or "", key=keys().codes, keyring=kek(), now=now()
             )
         except Locked:
             audit("auth.second_factor_locked", actor=user, subject=f"staff:{user.id}")
@@ -319,24 +317,29 @@ def staff_second_factor() -> str | WerkzeugResponse | tuple[str, int]:
 @limiter.limit("30/minute", methods=["POST"])
 def staff_enrol() -> str | WerkzeugResponse | tuple[str, int]:
     user = _pending_staff(SessionStage.ENROL)
-    if user is None:
+    pending = pending_session()
+    # The seed was made with the enrolment session and is kept (sealed) in its row on the
+    # server; it never travels in a cookie.
+    secret = offered_totp_secret(pending, kek()) if pending is not None else None
+    if user is None or secret is None:
         return redirect(url_for("auth.staff_sign_in"), code=303)
-    secret = session.get(_ENROL_SECRET)
-    if not isinstance(secret, str):
-        secret = new_totp_secret()
-        session[_ENROL_SECRET] = secret
     form = EnrolForm()
     error = None
     if form.validate_on_submit():
         db = db_session()
         try:
             codes = confirm_totp_enrolment(
-                db, user, secret, form.code.data or "", key=keys().codes, now=now()
+                db,
+                user,
+                secret,
+                form.code.data or "",
+                key=keys().codes,
+                keyring=kek(),
+                now=now(),
             )
         except CodeRefused as refused:
             error = refused.message
         else:
-            session.pop(_ENROL_SECRET, None)
             response = make_response(
                 render_template(
                     "auth/recovery_codes.html", codes=codes, next_url=url_for("admin.home")
@@ -371,7 +374,8 @@ def set_password(token: str) -> str | WerkzeugResponse | tuple[str, int]:
             target = "auth.staff_enrol" if user.totp_secret is None else "auth.staff_sign_in"
             response = redirect(url_for(target), code=303)
             if user.totp_secret is None:
-                begin_session(response, user, SessionStage.ENROL)
+                record = begin_session(response, user, SessionStage.ENROL)
+                offer_totp_enrolment(db, record, kek())
             audit("auth.password_set", actor=user, subject=f"staff:{user.id}")
             db.commit()
             return response

@@ -108,7 +108,8 @@ def rotate_command(which: str) -> None:
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @with_appcontext
 def rewrap_command(batch: int) -> None:
-    """Re-wrap every photo key that a retired KEK still wraps with the current KEK."""
+    """Re-wrap every photo key, and re-seal every TOTP secret, that a retired KEK still
+    protects with the current KEK."""
     from sqlalchemy import select
 
     from app.photos.models import Photo
@@ -141,5 +142,27 @@ def rewrap_command(batch: int) -> None:
         if len(photos) < batch:
             break
     click.echo(f"{done} photo keys re-wrapped with {blobs.keyring.current.key_id}")
+    resealed = _reseal_totp_secrets(runtime)
+    click.echo(f"{resealed} TOTP secrets sealed with {blobs.keyring.current.key_id}")
     if failed:
         raise click.ClickException(f"{failed} photo keys could not be re-wrapped")
+
+
+def _reseal_totp_secrets(runtime: Runtime) -> int:
+    """Seal every staff TOTP seed with the current KEK (plain ones from before sealing too)."""
+    from sqlalchemy import select
+
+    from app.auth.models import StaffUser
+    from app.auth.totp import needs_reseal, open_secret, seal_secret, staff_owner
+
+    keyring = runtime.blobs.keyring
+    count = 0
+    with runtime.database.session_scope() as session:
+        for user in session.scalars(select(StaffUser).where(StaffUser.totp_secret.is_not(None))):
+            stored = user.totp_secret
+            if stored is None or not needs_reseal(keyring, stored):
+                continue
+            owner = staff_owner(user.id)
+            user.totp_secret = seal_secret(keyring, owner, open_secret(keyring, owner, stored))
+            count += 1
+    return count

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.auth.login import begin_session
 from app.auth.models import Guardian
 from app.auth.policies import (
     Permission,
@@ -41,6 +42,7 @@ from app.families.services import (
     school_families,
 )
 from app.i18n import gettext as _
+from app.numbers import parse_int
 from app.qr import qr_svg
 from app.schools.models import Family, School
 from app.web.actions import Audited, commit_action
@@ -55,7 +57,7 @@ from app.web.identity import (
     staff_or_403,
     staff_required,
 )
-from app.web.params import id_list, parse_int
+from app.web.params import id_list
 
 bp = Blueprint("families", __name__, template_folder="templates")
 
@@ -138,9 +140,13 @@ def join() -> str | WerkzeugResponse | tuple[str, int]:
             subject=f"family:{invitation.family_id}",
             details={"invitation": invitation.id, "kind": str(invitation.kind)},
         )
+        response = redirect(url_for("families.home"), code=303)
+        # Joining gives the account a family's photos: a new session token from here on,
+        # so a token seen before the join (a shared screen, a proxy log) opens nothing.
+        begin_session(response, guardian)
         db.commit()
         flash(_("Welcome! You are now a member of your family on PhotoGate."))
-        return redirect(url_for("families.home"), code=303)
+        return response
     return render_template("families/join.html", form=form, error=None)
 
 

@@ -13,7 +13,7 @@ from app.i18n import SUPPORTED_LOCALES
 from app.main.forms import LanguageForm
 from app.urls import safe_next
 from app.web.context import database, settings
-from app.web.i18n import LANGUAGE_COOKIE
+from app.web.i18n import language_cookie_name
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,13 @@ def set_language() -> WerkzeugResponse:
     response = redirect(target, code=303)
     if form.validate_on_submit() and form.language.data in SUPPORTED_LOCALES:
         response.set_cookie(
-            LANGUAGE_COOKIE,
+            language_cookie_name(),
             form.language.data,
             max_age=365 * 24 * 3600,
             secure=settings().cookie_secure,
             httponly=True,
             samesite="Lax",
+            path="/",
         )
     return response
 

@@ -29,6 +29,7 @@ from app.storage.keys import (
     fingerprint,
     generate_data_key,
     rewrap,
+    sealed_value_key_id,
     wrapped_key_id,
 )
 from app.storage.local import LocalBlobStore
@@ -57,6 +58,7 @@ __all__ = [
     "open_sealed",
     "rewrap",
     "seal",
+    "sealed_value_key_id",
     "validate_blob_name",
     "wrapped_key_id",
 ]

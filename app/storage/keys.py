@@ -30,6 +30,10 @@ NONCE_BYTES: Final = 12
 
 _WRAP_VERSION: Final = 1
 _WRAP_AAD: Final = b"photogate/wrapped-data-key/v1"
+_VALUE_VERSION: Final = 2
+_VALUE_AAD: Final = b"photogate/sealed-value/v1"
+#: A sealed value holds at most this much (short secrets: TOTP seeds and the like).
+MAX_SEALED_VALUE: Final = 1024
 _KEK_INFO: Final = b"photogate/key-encryption-key/v1"
 _KEY_ID_INFO: Final = b"photogate/key-id/v1"
 _KEY_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -100,6 +104,64 @@ class KeyEncryptionKey:
         except InvalidTag:
             msg = f"wrapped data key failed authentication (key {key_id!r})"
             raise BlobIntegrityError(msg) from None
+
+
+def _value_header(key_id: str) -> bytes:
+    encoded = key_id.encode("ascii")
+    return bytes([_VALUE_VERSION, len(encoded)]) + encoded
+
+
+def seal_value(kek: KeyEncryptionKey, value: bytes, context: bytes) -> bytes:
+    """A short secret (a TOTP seed) encrypted under ``kek`` for one ``context`` (e.g. the
+    row it belongs to), so a sealed value copied to another row does not open.
+
+    Layout: version 2 | key-id length | key id | nonce (12) | AES-GCM(value) + tag.
+    """
+    if len(value) > MAX_SEALED_VALUE:
+        msg = f"a sealed value holds at most {MAX_SEALED_VALUE} bytes"
+        raise ValueError(msg)
+    header = _value_header(kek.key_id)
+    nonce = os.urandom(NONCE_BYTES)
+    return header + nonce + kek._aead.encrypt(nonce, value, _VALUE_AAD + header + context)
+
+
+def sealed_value_key_id(sealed: bytes) -> str:
+    """The id of the KEK that sealed a value (read from the header, not verified)."""
+    return _parse_sealed_value(sealed)[0]
+
+
+def _parse_sealed_value(sealed: bytes) -> tuple[str, bytes, bytes]:
+    sealed = bytes(sealed)
+    if len(sealed) < 2 or sealed[0] != _VALUE_VERSION:
+        msg = "sealed value has an unknown format"
+        raise BlobIntegrityError(msg)
+    header_length = 2 + sealed[1]
+    if len(sealed) < header_length + NONCE_BYTES + 16:
+        msg = "sealed value is too short"
+        raise BlobIntegrityError(msg)
+    try:
+        key_id = sealed[2:header_length].decode("ascii")
+    except UnicodeDecodeError:
+        key_id = ""
+    if _KEY_ID.fullmatch(key_id) is None:
+        msg = "sealed value names an invalid key id"
+        raise BlobIntegrityError(msg)
+    return key_id, sealed[:header_length], sealed[header_length:]
+
+
+def open_value(kek: KeyEncryptionKey, sealed: bytes, context: bytes) -> bytes:
+    """The value; :class:`BlobIntegrityError` if tampered, of another context, or malformed."""
+    key_id, header, body = _parse_sealed_value(sealed)
+    if key_id != kek.key_id:
+        msg = f"value was sealed by key {key_id!r}, not {kek.key_id!r}"
+        raise UnknownKeyError(msg)
+    try:
+        return kek._aead.decrypt(
+            body[:NONCE_BYTES], body[NONCE_BYTES:], _VALUE_AAD + header + context
+        )
+    except InvalidTag:
+        msg = f"sealed value failed authentication (key {key_id!r})"
+        raise BlobIntegrityError(msg) from None
 
 
 def parse_wrapped_key(wrapped: bytes) -> tuple[str, bytes, bytes]:
@@ -174,6 +236,19 @@ class KeyRing:
             msg = f"data key was wrapped by key {key_id!r}, which is not in the keyring"
             raise UnknownKeyError(msg)
         return kek.unwrap(wrapped)
+
+    def seal(self, value: bytes, context: bytes) -> bytes:
+        """Seal a short secret with the current KEK (see :func:`seal_value`)."""
+        return seal_value(self.current, value, context)
+
+    def open(self, sealed: bytes, context: bytes) -> bytes:
+        """Open a sealed value with whichever KEK its header names."""
+        key_id = sealed_value_key_id(sealed)
+        kek = self._keys.get(key_id)
+        if kek is None:
+            msg = f"value was sealed by key {key_id!r}, which is not in the keyring"
+            raise UnknownKeyError(msg)
+        return open_value(kek, sealed, context)
 
     def needs_rewrap(self, wrapped: bytes) -> bool:
         """True if the key is wrapped by an older KEK than the current one."""

@@ -21,7 +21,7 @@ from app.db import Database
 from app.keys import DerivedKeys, WatermarkKeys
 from app.photos.limits import UploadLimits
 from app.runtime import Runtime
-from app.storage import EncryptedBlobs
+from app.storage import EncryptedBlobs, KeyRing
 
 if TYPE_CHECKING:
     from app.auth.oidc import OidcClient
@@ -96,3 +96,8 @@ def oidc_client() -> OidcClient:
     if client is None:  # pragma: no cover - create_app always sets it
         raise RuntimeError("the OpenID Connect client is not configured")
     return client
+
+
+def kek() -> KeyRing:
+    """The key-encryption keys: the current one seals, every kept one opens."""
+    return runtime().blobs.keyring

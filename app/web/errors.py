@@ -7,15 +7,19 @@ all come through here; anything unexpected is logged and answered with a plain 5
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.errors import AppError
+from app.errors import AppError, TooManyRequests
+from app.extensions import limiter
 from app.i18n import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
@@ -71,7 +75,10 @@ def error_response(
     fallback = 400 if status < 500 else 500
     title = TITLES.get(status, TITLES[fallback])
     hint = str(message) if message else str(HINTS.get(status, HINTS[fallback]))
-    if wants_json():
+    if request_ctx.url_adapter is None:
+        # No URL can be built (a Host header we do not answer): plain text, no template.
+        response = Response(f"{status} {title}\n{hint}\n", mimetype="text/plain")
+    elif wants_json():
         response = jsonify(error=str(title), message=hint, status=status)
     else:
         html = render_template("errors/error.html", status=status, title=title, hint=hint)
@@ -113,6 +120,14 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             400, _l("The form has expired or did not come from this site. Please try again.")
         )
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(_error: RateLimitExceeded) -> Response:
+        # One Retry-After, from the limit that was hit, and the page says the same wait.
+        limit = limiter.current_limit
+        seconds = max(1, limit.reset_at - int(time.time())) if limit is not None else 60
+        refusal = TooManyRequests(seconds)
+        return error_response(429, refusal.message, refusal.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Any:

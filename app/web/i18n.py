@@ -22,13 +22,17 @@ from app.i18n import (
     ngettext,
     reset_locale,
 )
+from app.web.context import settings
 
-LANGUAGE_COOKIE = "photogate_lang"
+
+def language_cookie_name() -> str:
+    """With Secure cookies, the __Host- prefix: no other host can plant a language."""
+    return "__Host-photogate-lang" if settings().cookie_secure else "photogate-lang"
 
 
 def select_locale() -> str:
     """The language of the current request."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    chosen = request.cookies.get(language_cookie_name())
     if chosen in SUPPORTED_LOCALES:
         return chosen
     best = request.accept_languages.best_match(SUPPORTED_LOCALES)

@@ -1,32 +1,17 @@
-"""Numbers from URLs, query strings and forms, read one way: ASCII digits within the range
-of the database's integer columns, or a clear 404 (path) / 400 (query and form).
-
-Werkzeug's ``int`` converter and Python's ``int()`` accept full-width digits (U+FF11) and
-values no column can hold, which reach the database as an error; ``"²".isdigit()`` is true.
-"""
+"""Numbers from URLs, query strings and forms, read with :func:`app.numbers.parse_int`:
+ASCII digits within the range of the database's integer columns, or a clear 404 (path) or
+400 (query and form). Werkzeug's own ``int`` converter accepts full-width digits and
+values no column can hold."""
 
 from __future__ import annotations
 
-import re
-from typing import Any, Final
+from typing import Any
 
 from werkzeug.routing import BaseConverter, ValidationError
 
 from app.errors import Invalid
 from app.i18n import gettext as _
-
-#: The largest id any table can hold (PostgreSQL ``integer``); SQLite holds more, but the
-#: application never makes ids above this.
-MAX_ID: Final = 2**31 - 1
-_ASCII_DIGITS: Final = re.compile(r"[0-9]{1,10}")
-
-
-def parse_int(raw: str | None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
-    """``raw`` as an int if it is 1 to 10 ASCII digits within [minimum, maximum], else None."""
-    if raw is None or _ASCII_DIGITS.fullmatch(raw) is None:
-        return None
-    value = int(raw)
-    return value if minimum <= value <= maximum else None
+from app.numbers import MAX_ID, parse_int
 
 
 class IdConverter(BaseConverter):

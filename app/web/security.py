@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from app.config import Settings
 from app.web.context import runtime
@@ -56,3 +59,14 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
             # Pages may show family data; never keep them in shared or back-button caches.
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class HardenedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested too deeply is malformed JSON (a 400), not a
+    RecursionError (a 500): Werkzeug turns only ValueError into a bad request."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None

@@ -83,7 +83,7 @@ def test_cookies_use_the_host_prefix_and_secure_when_configured(
             headers={"Referer": "https://localhost/signin"},
         )
         cookies = response.headers.getlist("Set-Cookie")
-        login = next(c for c in cookies if c.startswith("__Host-photogate-login="))
+        login = next(c for c in cookies if c.startswith("__Host-photogate-login-"))
         for flag in ("Secure", "HttpOnly", "Path=/", "SameSite=Lax"):
             assert flag in login
         assert "Domain=" not in login

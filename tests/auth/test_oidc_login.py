@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.auth.local_provider import LocalProvider, TamperMode, UserSpec
+from app.auth.login import login_cookie_name
 from app.auth.models import Guardian, OidcLoginRequest
 from app.web.context import runtime
 from tests.auth.support import csrf_token, family_sign_in, local_path, start_login
@@ -60,10 +61,15 @@ def test_the_authorization_request_uses_pkce_s256_state_and_nonce(
 
 def test_redirect_uri_ignores_the_host_header(app: Flask, oidc: LocalProvider) -> None:
     client = app.test_client()
-    html = client.get("/signin", base_url="http://evil.example").get_data(as_text=True)
+    # A Host the site does not answer gets nothing built from it.
+    refused = client.get("/signin", base_url="http://evil.example")
+    assert refused.status_code == 400
+    assert "evil.example" not in refused.get_data(as_text=True)
+    # Another name the site does answer still leads to the configured redirect URI.
+    html = client.get("/signin", base_url="http://localhost").get_data(as_text=True)
     token = html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     response = client.post(
-        "/auth/login/local", data={"csrf_token": token}, base_url="http://evil.example"
+        "/auth/login/local", data={"csrf_token": token}, base_url="http://localhost"
     )
     query = parse_qs(urlsplit(response.headers["Location"]).query)
     assert query["redirect_uri"] == ["http://127.0.0.1:5000/auth/callback/local"]
@@ -103,12 +109,15 @@ def test_callback_replay_is_refused(
     client: FlaskClient, session: Session, oidc: LocalProvider, oidc_users: dict[str, UserSpec]
 ) -> None:
     callback = local_path(sign_in(start_login(client), "alice", oidc_users["alice"].password))
-    binding = client.get_cookie("photogate-login")
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    with client.application.test_request_context():
+        name = login_cookie_name(state)
+    binding = client.get_cookie(name)
     assert binding is not None
     assert client.get(callback).status_code == 302
     client.post("/signout", data={"csrf_token": csrf_token(client, "/signin")})
     # Even with the browser-binding cookie put back, the state works once only.
-    client.set_cookie("photogate-login", binding.value)
+    client.set_cookie(name, binding.value)
     replay = client.get(callback)
     assert replay.status_code == 400
     assert "replayed_state" in _rejections(session)
@@ -363,3 +372,27 @@ def test_sign_ins_and_rejections_are_audited_in_a_verifying_chain(
     assert event is not None
     assert event.ip_prefix == "127.0.0.0/24"
     assert verify_chain(session, key=runtime(app).keys.audit).ok
+
+
+def test_a_code_from_another_login_flow_is_refused_and_spends_the_state(
+    app: Flask, session: Session, oidc: LocalProvider, oidc_users: dict[str, UserSpec]
+) -> None:
+    """The token endpoint refuses a code redeemed with another flow's PKCE verifier; that
+    is a clear refusal (audited, state spent, no referrer), never a server error."""
+    first, second = app.test_client(), app.test_client()
+    callback_first = sign_in(start_login(first), "alice", oidc_users["alice"].password)
+    callback_second = sign_in(start_login(second), "alice", oidc_users["alice"].password)
+    code_first = parse_qs(urlsplit(callback_first).query)["code"][0]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(callback_second).query).items()}
+    query["code"] = code_first
+
+    response = second.get("/auth/callback/local?" + urlencode(query))
+    assert response.status_code == 400
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert any(reason.startswith("token_error:") for reason in _rejections(session))
+    assert not _signed_in(second)
+    # The state is spent: the genuine callback of that flow cannot be used after it.
+    replay = second.get(local_path(callback_second))
+    assert replay.status_code == 400
+    assert "replayed_state" in _rejections(session)

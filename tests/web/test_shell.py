@@ -10,8 +10,10 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound
-from app.web.i18n import LANGUAGE_COOKIE
 from tests.support.web import csrf_token
+
+#: The language cookie of the embedded http default (Secure deployments add __Host-).
+LANGUAGE_COOKIE = "photogate-lang"
 
 
 def test_healthz_answers_without_touching_dependencies(client: FlaskClient) -> None:

@@ -26,6 +26,7 @@ from app.auth.policies import Actor, actor_id
 from app.errors import Forbidden, Invalid, Unavailable
 from app.i18n import gettext as _
 from app.imaging import RejectedImage, probe
+from app.numbers import parse_int
 from app.photos.blobs import ORIGINAL
 from app.photos.limits import UploadLimits
 from app.photos.models import Album, Event, Photo, PhotoStatus
@@ -177,7 +178,7 @@ def chosen_album(session: Session, event: Event, raw: str | None) -> Album | Non
     """The album named by a form or query value; Invalid unless it is the event's own."""
     if raw in (None, ""):
         return None
-    album_id = int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
+    album_id = parse_int(raw, minimum=1)
     album = album_in_event(session, event, album_id) if album_id is not None else None
     if album is None:
         raise Invalid(_("Choose one of the event's albums."))
