@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
@@ -68,6 +68,7 @@ def serve(host: str, port: int) -> None:
     if runtime().settings.is_production:
         raise click.ClickException("use gunicorn in production (see docker/)")
     provider = _start_local_provider(app, runtime().settings)
+    _recover_interrupted_work()
     click.echo(f"PhotoGate on http://{host}:{port}  (Ctrl+C stops it)")
     # run_simple, not app.run(): Flask ignores app.run() inside its own CLI.
     from werkzeug.serving import run_simple
@@ -77,6 +78,18 @@ def serve(host: str, port: int) -> None:
     finally:
         if provider is not None:
             provider.stop()
+
+
+def _recover_interrupted_work() -> None:
+    """What a process killed mid-request left behind: temporary blob files, and photos
+    stored but never processed (the embedded default processes them now)."""
+    from app.photos.blobs import sweep_abandoned_writes
+    from app.photos.reaper import reap
+
+    sweep_abandoned_writes(runtime().blobs)
+    recovered = reap(runtime()).requeued
+    if recovered:
+        click.echo(f"{len(recovered)} photos left pending by an interrupted run were processed")
 
 
 def _start_local_provider(app: Flask, settings: Settings) -> LocalProvider | None:
@@ -112,22 +125,63 @@ def _start_local_provider(app: Flask, settings: Settings) -> LocalProvider | Non
 
 
 @cli.command()
+@click.option(
+    "--reap-every",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds between looks for photos whose job was lost.",
+)
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, one-off runs).")
 @with_appcontext
-def worker() -> None:
-    """Process background jobs from Redis (production; the embedded default runs them inline)."""
-    from rq import Worker
+def worker(reap_every: int, burst: bool) -> None:
+    """Process background jobs from Redis (production; the embedded default runs them inline).
 
+    On start and between jobs (every --reap-every seconds) the worker also queues again
+    every photo whose job was lost; see app/photos/reaper.py.
+    """
     from app.jobs import QUEUE_NAME, register_worker_runtime
     from app.photos.jobs import warm_up
+    from app.photos.worker import PhotoWorker
 
     queue = runtime().jobs.redis
     if queue is None:
         raise click.ClickException("PHOTOGATE_REDIS_URL is not set: jobs already run inline")
     # Loaded and warmed once here, so each forked job starts with the imaging ready and
     # this process's runtime (its pool replaced in each child).
+    from redis.exceptions import RedisError
+
     warm_up()
     register_worker_runtime(runtime())
-    Worker([QUEUE_NAME], connection=queue).work()
+    while True:
+        _wait_for_redis(queue)
+        try:
+            PhotoWorker([QUEUE_NAME], connection=queue, reap_every=reap_every).work(burst=burst)
+        except (RedisError, OSError) as error:
+            # RQ gives up when Redis goes away under it; this process does not: it waits
+            # for Redis and starts a fresh worker, whose first act is the reaper's.
+            click.echo(f"lost Redis ({error}); the worker starts again", err=True)
+            if burst:
+                raise click.ClickException("Redis went away during a burst run") from None
+            continue
+        return
+
+
+def _wait_for_redis(connection: Any) -> None:
+    """A worker started while Redis is away waits for it instead of dying."""
+    import time
+
+    from redis.exceptions import RedisError
+
+    pause = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except (RedisError, OSError) as error:
+            click.echo(f"waiting for Redis ({error}); next try in {pause:.0f} s", err=True)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "photogate"
-#: How long a queued job may wait, and run, before RQ gives it up (the reaper requeues it).
+#: How long a job may run before RQ stops it (the reaper then queues it again).
 JOB_TIMEOUT = 600
+#: Job states in which the work is still going to happen.
+LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled"})
 
 Job = Callable[..., Any]
 
@@ -79,6 +82,9 @@ class JobQueue:
         from rq import Queue  # imported lazily: the embedded default never needs it
 
         try:
+            if job_id is not None and self._drop_finished_job(job_id):
+                # The same work is already waiting or running: never twice.
+                return job_id
             job = Queue(QUEUE_NAME, connection=self._redis).enqueue(
                 run_job,
                 job_name(func),
@@ -92,6 +98,67 @@ class JobQueue:
             raise QueueUnavailable(str(error)) from None
         logger.info("queued %s%r as job %s", job_name(func), args, job.id)
         return str(job.id)
+
+    def _fetch(self, job_id: str) -> tuple[Any, str | None]:
+        """The job and its status ("abandoned" for a started job whose worker is dead),
+        or (None, None) when Redis has no such job."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            job = Job.fetch(job_id, connection=self._redis)
+        except NoSuchJobError:
+            return None, None
+        status = job.get_status(refresh=False)
+        if status == "started" and self._worker_is_gone(job.worker_name):
+            return job, "abandoned"
+        return job, str(status.value) if status is not None else None
+
+    def _drop_finished_job(self, job_id: str) -> bool:
+        """True if a job of this id is live (queued, running, waiting); otherwise delete
+        whatever is left of it (failed, stopped, abandoned, finished) so it can be queued
+        afresh and RQ's failed registry does not fill up."""
+        job, status = self._fetch(job_id)
+        if job is None:
+            return False
+        if status in LIVE_STATUSES:
+            return True
+        job.delete()
+        return False
+
+    def job_status(self, job_id: str) -> str | None:
+        """The RQ status of a job ("queued", "failed", …; "abandoned" for a started job
+        whose worker is dead), or None if Redis has none."""
+        if self._redis is None:
+            return None
+        from redis.exceptions import RedisError
+
+        try:
+            return self._fetch(job_id)[1]
+        except (RedisError, OSError) as error:
+            raise QueueUnavailable(str(error)) from None
+
+    def _worker_is_gone(self, name: str | None) -> bool:
+        """Whether the worker running a started job is certainly dead: its key expired, or
+        it ran on this machine and its process is gone (a SIGKILL leaves the key behind
+        until it expires, long after the work stopped)."""
+        from rq import Worker
+
+        if not name or self._redis is None:
+            return True
+        worker = Worker.find_by_key(
+            Worker.redis_worker_namespace_prefix + name, connection=self._redis
+        )
+        if worker is None:
+            return True
+        if worker.hostname == socket.gethostname() and worker.pid:
+            try:
+                os.kill(worker.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+        return False
 
 
 def register_worker_runtime(runtime: Runtime) -> None:

@@ -40,6 +40,18 @@ CHROMIUM = os.environ.get("PHOTOGATE_TEST_CHROMIUM", "/usr/bin/chromium")
 SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL, tests that need its network behaviour are deselected (counted as
+    such in the summary), not skipped: they test nothing SQLite has."""
+    if TEST_DATABASE_URL is not None:
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres") is None]
+    dropped = [item for item in items if item.get_closest_marker("postgres") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def _with_search_path(url: str, schema: str) -> str:
     """A PostgreSQL URL whose connections use ``schema`` (tests never touch ``public``)."""
     parsed = make_url(url)

@@ -12,7 +12,7 @@ import logging
 from typing import Any, Final
 
 from app.config import Secrets, Settings
-from app.errors import AppError, NotFound
+from app.errors import AppError, NotFound, Unavailable
 from app.i18n import gettext as _
 from app.photos.models import Photo, PhotoStatus
 from app.storage import (
@@ -23,6 +23,7 @@ from app.storage import (
     KeyRing,
     LocalBlobStore,
     S3BlobStore,
+    StorageError,
     UnknownKeyError,
 )
 
@@ -69,6 +70,22 @@ def make_blobs(settings: Settings, secrets: Secrets, *, client: Any = None) -> E
     )
 
 
+#: A temporary blob file untouched this long belongs to a write that will never finish.
+ABANDONED_WRITE_SECONDS: Final = 3600
+
+
+def sweep_abandoned_writes(blobs: EncryptedBlobs) -> int:
+    """Delete temporary files of interrupted writes (local blob store only; S3 writes are
+    whole objects or nothing)."""
+    store = blobs.store
+    if not isinstance(store, LocalBlobStore):
+        return 0
+    removed = store.sweep_temporary(ABANDONED_WRITE_SECONDS)
+    if removed:
+        logger.info("removed %d temporary blob files of interrupted writes", removed)
+    return removed
+
+
 def read_derivative(blobs: EncryptedBlobs, photo: Photo, kind: str) -> bytes:
     """The decrypted preview, thumbnail or master of a ready photo.
 
@@ -88,4 +105,10 @@ def read_derivative(blobs: EncryptedBlobs, photo: Photo, kind: str) -> bytes:
         logger.error("%s of photo %s failed its integrity check", kind, photo.id)
         raise DamagedPhoto(
             _("This photo's stored copy failed its integrity check and is not shown.")
+        ) from None
+    except (StorageError, OSError) as error:
+        # The store itself is away (a volume unmounted, the bucket unreachable): try later.
+        logger.error("blob store unavailable reading %s of photo %s: %s", kind, photo.id, error)
+        raise Unavailable(
+            _("Photos cannot be loaded just now. Please try again shortly.")
         ) from None

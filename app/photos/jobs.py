@@ -14,6 +14,11 @@ from app.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
+def photo_job_id(photo_id: int) -> str:
+    """The one RQ job id of a photo's processing (so it is never queued twice)."""
+    return f"photo-{photo_id}"
+
+
 def process_photo_job(runtime: Runtime, photo_id: int) -> str | None:
     """The job: process one pending photo; returns its new status."""
     status = process_photo(
@@ -26,12 +31,13 @@ def enqueue_processing(runtime: Runtime, photo_ids: Iterable[int]) -> int:
     """Queue (or, inline, run) processing; call after the photos are committed.
 
     Returns how many were queued.  A queue that cannot be reached leaves the photos
-    pending: the photo row, not the queue, is the truth, and the reaper queues them again.
+    pending: the photo row, not the queue, is the truth, and the reaper
+    (:mod:`app.photos.reaper`) queues them again.
     """
     queued = 0
     for photo_id in photo_ids:
         try:
-            runtime.enqueue(process_photo_job, photo_id)
+            runtime.enqueue(process_photo_job, photo_id, job_id=photo_job_id(photo_id))
         except QueueUnavailable as error:
             logger.warning("queueing photo %s failed (%s); it stays pending", photo_id, error)
             continue

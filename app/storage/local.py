@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Final
 
@@ -86,3 +87,21 @@ class LocalBlobStore:
     def exists(self, name: str) -> bool:
         """Whether the blob's file exists."""
         return self.path_for(name).is_file()
+
+    def sweep_temporary(self, older_than: float) -> int:
+        """Delete temporary files left by writes that never finished (a process killed
+        mid-write) and last touched more than ``older_than`` seconds ago; returns how many.
+
+        They are never read (their names are not blob names); this only frees the space.
+        A write in progress is younger than any sensible ``older_than``.
+        """
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self.root.glob(f"*/*/{_TEMP_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed

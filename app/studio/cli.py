@@ -116,11 +116,15 @@ def token_command(email: str, name: str) -> None:
 @click.option("--event", "event_id", type=int, default=None, help="Only this event.")
 @with_appcontext
 def retry_command(event_id: int | None) -> None:
-    """Queue failed photos, and pending ones whose job was lost, again."""
+    """Queue failed photos, and pending ones whose job was lost, again.
+
+    Pending photos whose job is not in the queue are queued again once they have waited a
+    minute (the reaper, which every worker also runs between jobs)."""
     from app.auth.policies import SYSTEM
     from app.photos.jobs import enqueue_processing
     from app.photos.models import Event
     from app.photos.processing import retryable_photos
+    from app.photos.reaper import reap
     from app.studio.services import retry_photo
 
     runtime = _runtime()
@@ -134,7 +138,9 @@ def retry_command(event_id: int | None) -> None:
             retry_photo(session, SYSTEM, photo, now=now)
         ids = [photo.id for photo in photos]
     enqueue_processing(runtime, ids)
-    click.echo(f"{len(ids)} photos queued again")
+    # Photos still pending whose job was lost (Redis down, a worker killed) go too.
+    lost = reap(runtime).requeued
+    click.echo(f"{len(ids)} photos queued again, {len(lost)} more whose job was lost")
 
 
 @studio.command("retention")

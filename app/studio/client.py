@@ -26,7 +26,11 @@ PHOTO_SUFFIXES: Final = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".avif", ".mpo"}
 )
 LOOKUP_BATCH: Final = 500
-ATTEMPTS: Final = 4
+#: Tries per call: with back-off (and the server's Retry-After) they span a few minutes,
+#: long enough to ride out a database restart or a Redis outage.
+ATTEMPTS: Final = 8
+#: The longest single pause between tries, in seconds.
+MAX_PAUSE: Final = 60.0
 _CHUNK: Final = 1 << 20
 # Connection errors and these answers are worth another try; everything else is final.
 _TRANSIENT: Final = frozenset({429, 502, 503, 504})
@@ -118,10 +122,20 @@ class StudioClient:
             self._local.http = http
         return http
 
+    def _pause(self, attempt: int, response: requests.Response | None) -> float:
+        """Exponential back-off, or longer when the server asks for it (Retry-After on a
+        503 during an outage, on a 429), never more than MAX_PAUSE seconds."""
+        pause = self.backoff * 2 ** (attempt - 1)
+        asked = response.headers.get("Retry-After", "") if response is not None else ""
+        if asked.isascii() and asked.isdigit():
+            pause = max(pause, float(asked))
+        return float(min(pause, MAX_PAUSE))
+
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One API call, tried again on connection errors and overload; raises ClientError
-        on answers that concern the whole job (401, 403, 404)."""
+        """One API call, tried again on connection errors, outages (503) and overload;
+        raises ClientError on answers that concern the whole job (401, 403, 404)."""
         url = f"{self.base_url}/api/studio{path}"
+        response: requests.Response | None = None
         for attempt in range(1, ATTEMPTS + 1):
             rewind = kwargs.get("files")
             if rewind:
@@ -130,15 +144,19 @@ class StudioClient:
             try:
                 response = self._http().request(method, url, timeout=self.timeout, **kwargs)
             except requests.ConnectionError as error:
+                response = None
                 if attempt == ATTEMPTS:
                     raise ClientError(f"cannot reach {self.base_url}: {error}") from None
             except requests.Timeout:
+                response = None
                 if attempt == ATTEMPTS:
                     raise ClientError(f"{self.base_url} did not answer in time") from None
             else:
                 if response.status_code not in _TRANSIENT or attempt == ATTEMPTS:
                     break
-            time.sleep(self.backoff * 2 ** (attempt - 1))
+            time.sleep(self._pause(attempt, response))
+        if response is None:  # pragma: no cover - the loop ends with an answer or raises
+            raise ClientError(f"no answer from {self.base_url}")
         if response.status_code in (401, 403, 404):
             raise ClientError(_message(response))
         return response

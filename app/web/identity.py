@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.models import Guardian, SessionStage, StaffUser, UserSession
@@ -89,8 +90,18 @@ def clear_cookie(response: WerkzeugResponse, name: str) -> None:
 
 def _load_from_request(_request: Any) -> SignedIn | None:
     token = request.cookies.get(session_cookie_name())
-    if not token:
+    if not token or g.get("identity_unavailable"):
+        # Once the database has failed this request, the error page that says so is
+        # rendered for an anonymous visitor instead of failing the same way again.
         return None
+    try:
+        return _resolve_session(token)
+    except SQLAlchemyError:
+        g.identity_unavailable = True
+        raise
+
+
+def _resolve_session(token: str) -> SignedIn | None:
     db = db_session()
     resolution = resolve(db, token, now=now())
     # The touch (or the ending of an expired session) belongs to no view: commit it now.
@@ -109,7 +120,13 @@ def _load_from_request(_request: Any) -> SignedIn | None:
     return SignedIn(resolution.record, account)
 
 
-_REQUEST_STATE = ("_login_user", "pending_session", "clear_session_cookie", "session_cookie_set")
+_REQUEST_STATE = (
+    "_login_user",
+    "pending_session",
+    "clear_session_cookie",
+    "session_cookie_set",
+    "identity_unavailable",
+)
 
 
 def _load_before_request() -> None:
