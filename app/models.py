@@ -14,6 +14,7 @@ from app.auth.models import (
     UserSession,
 )
 from app.db import Base
+from app.deliveries.models import Delivery, DeliveryKind
 from app.families.models import Invitation
 from app.photos.models import (
     Album,
@@ -32,6 +33,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Classroom",
+    "Delivery",
+    "DeliveryKind",
     "Enrolment",
     "Event",
     "Family",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import PIL
+from _common import machine, write_section
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -63,18 +63,6 @@ class Results:
     peak_rss_mb: float
     database: str
     blas_threads: int
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def make_photos(directory: Path, count: int) -> list[Path]:
@@ -446,7 +434,7 @@ def render(results: Results, command: str) -> str:
     mean_mb = results.mean_bytes / 1e6
     return f"""{SECTION}
 
-Machine: {machine()}; Python {platform.python_version()}, Pillow {PIL.__version__};
+Machine: {machine()}; Pillow {PIL.__version__};
 database `{results.database}`, Redis on localhost.
 
 Command:
@@ -476,22 +464,6 @@ block dropped, a full-size master re-encoded at quality 92 (what downloads water
 preview and a thumbnail, a perceptual hash, and four blobs encrypted with AES-GCM and
 fsynced; the plain pipeline makes one small copy.
 """
-
-
-def write_section(target: Path, section: str) -> None:
-    """Replace the ``## Ingest`` section of ``target`` (or add it), keeping the rest."""
-    text = target.read_text(encoding="utf-8") if target.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    target.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -537,7 +509,7 @@ def main() -> None:
         section = render(results, command)
         print(section)
         if args.write is not None:
-            write_section(args.write, section)
+            write_section(args.write, SECTION, section)
             print(f"written to {args.write}")
     finally:
         pool.close()

@@ -1,24 +1,95 @@
-"""Questions about photos that studio, gallery, downloads and investigation share.
+"""Questions about photos that studio, gallery, orders, downloads and investigation share.
 
-"Visible to a family" is defined once, here, as a SQL condition; pages, counts, downloads
-and previews build on it rather than restating it.
+"Visible to a family" is defined once, here: an event whose audience includes a classroom
+where one of the family's children is enrolled, inside its sale window; and in it the photos
+that are ready and not withheld. Pages, counts, carts, downloads and previews build on these
+conditions rather than restating them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from app.photos.models import Event, Photo, PhotoStatus
+from app.photos.models import Event, Photo, PhotoStatus, event_classrooms
+from app.schools.models import Enrolment, Student
 
 
 def released() -> ColumnElement[bool]:
     """Photos families may see in an event they may see: every derivative made (READY)
     and not withheld — by an administrator or by an event held for review."""
     return and_(Photo.status == PhotoStatus.READY, Photo.withheld_at.is_(None))
+
+
+def family_classroom_ids(family_id: int) -> Select[int]:
+    """The classrooms where a child of the family is enrolled (a subquery)."""
+    return (
+        select(Enrolment.classroom_id)
+        .join(Student, Student.id == Enrolment.student_id)
+        .where(Student.family_id == family_id)
+    )
+
+
+def for_family(family_id: int, school_id: int) -> ColumnElement[bool]:
+    """Events of the family's school whose audience includes one of its classrooms."""
+    return and_(
+        Event.school_id == school_id,
+        exists(
+            select(event_classrooms.c.event_id).where(
+                event_classrooms.c.event_id == Event.id,
+                event_classrooms.c.classroom_id.in_(family_classroom_ids(family_id)),
+            )
+        ),
+    )
+
+
+def on_sale(now: dt.datetime) -> ColumnElement[bool]:
+    """Events inside their sale window at ``now``."""
+    return and_(Event.sale_starts_at <= now, Event.sale_ends_at > now)
+
+
+def family_events(
+    session: Session, family_id: int, school_id: int, now: dt.datetime
+) -> tuple[list[Event], list[Event]]:
+    """The family's events on sale (soonest to close first) and those whose sale has
+    closed (newest first); events not yet on sale are not shown at all."""
+    events = session.scalars(
+        select(Event)
+        .where(for_family(family_id, school_id), Event.sale_starts_at <= now)
+        .order_by(Event.sale_ends_at, Event.id)
+    ).all()
+    open_now = [event for event in events if event.is_on_sale(now)]
+    closed = sorted(
+        (event for event in events if not event.is_on_sale(now)),
+        key=lambda event: (event.event_date, event.id),
+        reverse=True,
+    )
+    return open_now, closed
+
+
+def visible_event(
+    session: Session, family_id: int, school_id: int, event_id: int, now: dt.datetime
+) -> Event | None:
+    """The event if the family may browse it now, else None."""
+    return session.scalar(
+        select(Event).where(Event.id == event_id, for_family(family_id, school_id), on_sale(now))
+    )
+
+
+def visible_photo(
+    session: Session, family_id: int, school_id: int, photo_id: int, now: dt.datetime
+) -> Photo | None:
+    """The photo if the family may see it now (its event on sale for them, the photo
+    released), else None."""
+    return session.scalar(
+        select(Photo)
+        .join(Event, Event.id == Photo.event_id)
+        .where(Photo.id == photo_id, released(), for_family(family_id, school_id), on_sale(now))
+    )
 
 
 def visible_photos(session: Session, event: Event) -> list[Photo]:
