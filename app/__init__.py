@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.i18n import set_default_locale
     from app.runtime import build_runtime
     from app.web.context import install_runtime
+    from app.web.devices import init_devices
     from app.web.errors import register_error_handlers
     from app.web.i18n import init_i18n
     from app.web.identity import init_identity
@@ -83,5 +84,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_security_headers(app, settings)
     register_error_handlers(app)
     init_identity(app)
+    init_devices(app)
     register_blueprints(app)
     return app

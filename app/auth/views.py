@@ -158,7 +158,7 @@ def callback(provider: str) -> WerkzeugResponse:
         )
         db.commit()
         return error_response(403, _("This account has been disabled by the school."))
-    default = url_for("families.home")
+    default = url_for("gallery.home")
     target = safe_next(identity.next_url, default) if identity.next_url else default
     redirect_response: WerkzeugResponse = redirect(target)
     begin_session(redirect_response, guardian)

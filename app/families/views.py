@@ -22,6 +22,7 @@ from app.auth.policies import (
 from app.auth.sessions import end_all_sessions
 from app.auth.throttle import Locked
 from app.auth.tokens import normalise_code
+from app.deliveries.services import viewer_code
 from app.errors import Conflict, Invalid
 from app.extensions import limiter
 from app.families.forms import ClaimForm, RosterConfirmForm, RosterUploadForm
@@ -353,6 +354,8 @@ def family_detail(school_id: int, family_id: int) -> str:
         school=school,
         family=family,
         invitations=family_invitations(db_session(), family),
+        # The code on the guardian's previews: a screenshot names them.
+        viewer_codes={g.id: viewer_code(keys().codes, g.id) for g in family.guardians},
         now=now(),
         form=ActionForm(),
     )

@@ -139,10 +139,15 @@ class Album(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
+    #: The class the album shows, when it shows one ("Class 3-A"): families filter by it.
+    classroom_id: Mapped[int | None] = mapped_column(
+        ForeignKey("classrooms.id", ondelete="SET NULL"), index=True
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="albums")
+    classroom: Mapped[Classroom | None] = relationship()
     photos: Mapped[list[Photo]] = relationship(back_populates="album", order_by="Photo.id")

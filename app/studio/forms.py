@@ -18,6 +18,8 @@ class UploadForm(Form):
 
 class AlbumForm(Form):
     name = StringField(_l("New album"), validators=[DataRequired(), Length(max=120)])
+    # Filled with the event's classes by the view; empty means "no class".
+    classroom_id = SelectField(_l("Class (optional)"), choices=[], validate_choice=False)
 
 
 class TokenForm(Form):

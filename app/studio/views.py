@@ -13,6 +13,7 @@ from app.auth.models import StaffUser
 from app.auth.policies import require
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
+from app.numbers import parse_int
 from app.photos.blobs import PREVIEW, THUMBNAIL, DamagedPhoto, read_derivative
 from app.photos.jobs import enqueue_processing
 from app.photos.models import Event, Photo, PhotoStatus
@@ -161,7 +162,7 @@ def _event_page(event: Event, staff: StaffUser, **extra: Any) -> str:
         status=status,
         statuses=list(PhotoStatus),
         upload_form=upload_form,
-        album_form=AlbumForm(),
+        album_form=_album_form(event),
         action=ActionForm(),
         withhold_form=WithholdForm(),
         retention_form=RetentionForm(
@@ -180,6 +181,14 @@ def _event_page(event: Event, staff: StaffUser, **extra: Any) -> str:
         max_bytes=limits().max_bytes,
         **extra,
     )
+
+
+def _album_form(event: Event) -> AlbumForm:
+    form = AlbumForm()
+    form.classroom_id.choices = [("", _("No class"))] + [
+        (str(classroom.id), classroom.label) for classroom in event.audience
+    ]
+    return form
 
 
 @bp.get("/events/<id:event_id>")
@@ -208,7 +217,10 @@ def add_album(event_id: int) -> WerkzeugResponse:
     staff, event = _event_for(event_id, can_create_album)
     form = AlbumForm()
     checked(form)
-    album = create_album(db_session(), staff, event, form.name.data or "")
+    classroom_id = parse_int(form.classroom_id.data, minimum=1) if form.classroom_id.data else None
+    if form.classroom_id.data and classroom_id is None:
+        raise Invalid(_("Choose one of the event's classes."))
+    album = create_album(db_session(), staff, event, form.name.data or "", classroom_id)
     return commit_action(_back(event), _("Album “%(name)s” created.", name=album.name))
 
 

@@ -15,19 +15,19 @@ def register_blueprints(app: Flask) -> None:
     from app.admin.views import bp as admin
     from app.auth.views import bp as auth
     from app.families.views import bp as families
+    from app.gallery.views import bp as gallery
     from app.main.views import bp as main
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, admin, studio, studio_api):
+    for blueprint in (main, auth, families, gallery, admin, studio, studio_api):
         app.register_blueprint(blueprint)
 
 
 def register_commands(cli: click.Group) -> None:
     """Every feature's command group under ``photogate``."""
-    from app.commands.keys import keys
-
     from app.audit.cli import audit
+    from app.commands.keys import keys
     from app.commands.watermark import watermark
     from app.studio.cli import studio
 

@@ -1,4 +1,5 @@
-"""Deliveries: every marked copy of a photo that left the server (the watermark's payloads).
+"""Deliveries: every marked copy of a photo that left the server (the watermark's payloads);
+albums may name the class they show.
 
 Revision ID: 0005
 Revises: 0004
@@ -49,9 +50,19 @@ def upgrade() -> None:
     )
     for column in ('created_at', 'family_id', 'guardian_id', 'photo_id', 'staff_user_id'):
         op.create_index(op.f(f'ix_deliveries_{column}'), 'deliveries', [column], unique=False)
+    # Albums are referenced by photos, so SQLite's table rebuild (foreign keys are off
+    # while migrating, see env.py) keeps them intact.
+    with op.batch_alter_table('albums') as batch_op:
+        batch_op.add_column(sa.Column('classroom_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_albums_classroom_id'), ['classroom_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_albums_classroom_id_classrooms'), 'classrooms', ['classroom_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('albums') as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_albums_classroom_id_classrooms'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_albums_classroom_id'))
+        batch_op.drop_column('classroom_id')
     for column in ('created_at', 'family_id', 'guardian_id', 'photo_id', 'staff_user_id'):
         op.drop_index(op.f(f'ix_deliveries_{column}'), table_name='deliveries')
     op.drop_table('deliveries')

@@ -38,7 +38,7 @@ def test_family_signs_in_and_is_keyed_on_issuer_and_subject(
     alice = oidc_users["alice"]
     response = family_sign_in(client, alice)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/family"
+    assert response.headers["Location"] == "/events"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     guardian = session.scalar(select(Guardian).where(Guardian.subject == alice.sub))
     assert guardian is not None
@@ -327,7 +327,7 @@ def test_next_never_leaves_the_site(
 ) -> None:
     response = family_sign_in(client, oidc_users["alice"], next_url=target)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/family"
+    assert response.headers["Location"] == "/events"
 
 
 def test_signin_page_next_is_sanitised(client: FlaskClient, oidc: LocalProvider) -> None:

@@ -27,7 +27,15 @@ from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.processing import process_photo
 from app.studio.services import IncomingFile, create_api_token, upload_photos
 from app.web.context import runtime
-from tests.factories import make_event, make_family, make_guardian, make_school, make_staff
+from tests.factories import (
+    make_classroom,
+    make_event,
+    make_family,
+    make_guardian,
+    make_school,
+    make_staff,
+    make_student,
+)
 from tests.studio.support import photo_bytes
 from tests.support.web import sign_in
 
@@ -73,6 +81,12 @@ ACCESS: dict[str, frozenset[Role]] = {
     "auth.end_one_session": ACCOUNTS,
     "auth.sign_out_everywhere": ACCOUNTS,
     "families.home": frozenset({Role.GUARDIAN}),
+    "gallery.home": frozenset({Role.GUARDIAN}),
+    "gallery.show_event": frozenset({Role.GUARDIAN}),
+    "gallery.event_photos": frozenset({Role.GUARDIAN}),
+    "gallery.show_photo": frozenset({Role.GUARDIAN}),
+    "gallery.thumbnail": frozenset({Role.GUARDIAN}),
+    "gallery.preview": frozenset({Role.GUARDIAN}),
     "families.join": frozenset({Role.GUARDIAN}),
     "families.invite": frozenset({Role.GUARDIAN}),
     "families.revoke": frozenset({Role.GUARDIAN}),
@@ -134,7 +148,9 @@ def world(app: Flask, session: Session) -> World:
     colleague = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=school.id)
     other_admin = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=other_school.id)
     operator = make_staff(session, StaffRole.OPERATOR)
-    event = make_event(session, school)
+    classroom = make_classroom(session, school)
+    make_student(session, family, classroom)
+    event = make_event(session, school, audience=[classroom])
     event.photographers.append(photographer)
     photo = _ready_photo(app, session, event)
     invitation = Invitation(

@@ -20,14 +20,21 @@ def normalise_album_name(name: str) -> str:
     return " ".join(name.split())
 
 
-def create_album(session: Session, actor: Actor, event: Event, name: str) -> Album:
-    """A new album in ``event`` (flushed); Conflict if the event has one of that name."""
+def create_album(
+    session: Session, actor: Actor, event: Event, name: str, classroom_id: int | None = None
+) -> Album:
+    """A new album in ``event`` (flushed), showing one of the event's classes if
+    ``classroom_id`` is given; Conflict if the event has an album of that name."""
     if not can_create_album(actor, event):
         raise Forbidden()
     clean = normalise_album_name(name)
     if not clean or len(clean) > MAX_ALBUM_NAME:
         raise Invalid(_("An album name needs 1 to %(max)s characters.", max=MAX_ALBUM_NAME))
-    album = Album(event_id=event.id, name=clean, created_by_id=actor_id(actor))
+    if classroom_id is not None and classroom_id not in {c.id for c in event.audience}:
+        raise Invalid(_("Choose one of the event's classes."))
+    album = Album(
+        event_id=event.id, name=clean, classroom_id=classroom_id, created_by_id=actor_id(actor)
+    )
     try:
         with session.begin_nested():
             session.add(album)

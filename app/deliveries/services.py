@@ -1,0 +1,169 @@
+"""Making deliveries: a random mark per copy, and the marked preview a guardian sees.
+
+A preview delivery is made once per guardian, photo and day; its marked copy (the preview
+with the visible viewer overlay and the invisible mark) is kept encrypted next to the photo
+for that day, so looking again costs a decrypt, not a new mark.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.models import Guardian
+from app.deliveries.models import Delivery, DeliveryKind
+from app.imaging import encode_jpeg
+from app.imaging.overlay import tiled_text
+from app.keys import WatermarkKeys
+from app.photos.blobs import PREVIEW, read_derivative
+from app.photos.models import Photo
+from app.storage import EncryptedBlobs
+from app.useragents import parse_agent
+
+logger = logging.getLogger(__name__)
+
+#: The watermark carries 32 bits: the mark is a random number below this.
+MARK_SPACE: Final = 2**32
+#: Marked previews are JPEG at this quality: what the eye needs, and the mark survives it.
+MARKED_PREVIEW_QUALITY: Final = 88
+_MARK_TRIES: Final = 8
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a copy goes to, and from where they asked (all from the request)."""
+
+    guardian: Guardian | None
+    family_id: int | None
+    session_id: int | None
+    device_hash: str | None
+    ip: str
+    user_agent: str
+
+
+def viewer_code(key: bytes, guardian_id: int) -> str:
+    """A short code on a guardian's previews that the school can map back to them (and
+    nobody else can forge or guess from the id): 6 letters of an HMAC."""
+    digest = hmac.new(key, f"viewer:{guardian_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:6]
+
+
+def _new(session: Session, delivery: Delivery) -> Delivery:
+    """Insert with a fresh random mark; another on the (astronomically rare) collision."""
+    for _ in range(_MARK_TRIES):
+        delivery.mark = secrets.randbelow(MARK_SPACE)
+        try:
+            with session.begin_nested():
+                session.add(delivery)
+                session.flush()
+        except IntegrityError:
+            # The savepoint's rollback took the row back out of the session.
+            taken = session.scalar(select(Delivery.id).where(Delivery.mark == delivery.mark))
+            if taken is None:
+                raise  # not the mark: the caller's constraint (one preview a day) fired
+            continue
+        return delivery
+    raise RuntimeError("no free mark after several tries")
+
+
+def preview_delivery(
+    session: Session,
+    photo: Photo,
+    recipient: Recipient,
+    *,
+    key_id: str,
+    now: dt.datetime,
+) -> Delivery:
+    """Today's preview delivery of ``photo`` to the recipient, made on first sight
+    (flushed). Two requests racing for it end with the same row."""
+    if recipient.guardian is None:
+        raise ValueError("a preview delivery needs a guardian")
+    day = now.date()
+    query = select(Delivery).where(
+        Delivery.guardian_id == recipient.guardian.id,
+        Delivery.photo_id == photo.id,
+        Delivery.preview_day == day,
+    )
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing
+    agent = parse_agent(recipient.user_agent)
+    delivery = Delivery(
+        kind=DeliveryKind.PREVIEW,
+        photo_id=photo.id,
+        guardian_id=recipient.guardian.id,
+        family_id=recipient.family_id,
+        session_id=recipient.session_id,
+        device_hash=recipient.device_hash,
+        ip=recipient.ip[:64],
+        user_agent=recipient.user_agent[:512],
+        browser=agent.browser[:64],
+        os=agent.os[:64],
+        key_id=key_id,
+        preview_day=day,
+        created_at=now,
+    )
+    try:
+        return _new(session, delivery)
+    except IntegrityError:
+        # Another request of the same guardian made today's delivery first.
+        winner = session.scalar(query)
+        if winner is None:
+            raise
+        return winner
+
+
+def _cache_kind(delivery: Delivery) -> str:
+    return f"mpreview_{delivery.mark:08x}"
+
+
+def marked_preview(
+    blobs: EncryptedBlobs,
+    watermarks: WatermarkKeys,
+    photo: Photo,
+    delivery: Delivery,
+    *,
+    overlay: str,
+    fallback: str,
+) -> bytes:
+    """The preview as this delivery's recipient sees it: the visible overlay, then the
+    invisible mark of the delivery; made once and kept encrypted for the day."""
+    if photo.wrapped_key is None:
+        raise ValueError("photo has no key")
+    kind = _cache_kind(delivery)
+    key = blobs.open_key(photo.wrapped_key)
+    if blobs.exists(photo.id, kind, key):
+        return blobs.get(photo.id, kind, key)
+    with Image.open(io.BytesIO(read_derivative(blobs, photo, PREVIEW))) as opened:
+        preview = opened.convert("RGB")
+    shown = tiled_text(preview, overlay, fallback=fallback)
+    marked = watermarks.keyring[delivery.key_id].embed(shown, delivery.mark)
+    data = encode_jpeg(marked, MARKED_PREVIEW_QUALITY)
+    blobs.put(photo.id, kind, data, key)
+    return data
+
+
+def forget_marked_previews(session: Session, blobs: EncryptedBlobs, *, day: dt.date) -> int:
+    """Delete the kept marked previews of ``day`` (the rows stay: they are the evidence);
+    returns how many deliveries that day had."""
+    rows = session.execute(
+        select(Delivery, Photo)
+        .join(Photo, Photo.id == Delivery.photo_id)
+        .where(Delivery.kind == DeliveryKind.PREVIEW, Delivery.preview_day == day)
+    ).all()
+    for delivery, photo in rows:
+        if photo.wrapped_key is not None:
+            blobs.delete(photo.id, _cache_kind(delivery), photo.wrapped_key)
+    return len(rows)
