@@ -37,11 +37,12 @@ run: install
 	$(BIN)/photogate demo
 	PHOTOGATE_PUBLIC_URL=$${PHOTOGATE_PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(BIN)/photogate serve --port $(PORT)
 
-# Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
+# Debian's Chromium drives the browser tests (Playwright cannot download browsers here);
+# the IPA Gothic font draws Japanese in the pages and in the preview's viewer mark.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && [ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]; } || { \
+		echo "installing Debian's chromium and a Japanese font for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; }
 
 test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
