@@ -321,15 +321,20 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
         if math.isfinite(cand.strength) and not any(_same(cand, o) for o in out):
             out.append(cand)
 
+    sides: list[Vec] = []
     for x, y, val in _peaks(acf, MIN_PERIOD, hi, 4 * limit):
-        if val < MIN_PEAK or len(out) >= limit:
+        if val < MIN_PEAK:
             break
         chain = _submultiples(acf, np.array([x, y]), val)
         chain += _multiples(acf, chain[-1][0], hi)
         for v1, _ in chain:
+            if not any(_close_vec(v1, u) for u in sides):
+                sides.append(v1)
             pair = _partner(acf, v1)
-            if pair is not None:
+            if pair is not None and len(out) < limit:
                 add(v1, pair)
+    for v1, v2 in _pairs(acf, sides, limit):
+        add(v1, v2)
     for v1, v2 in _square_search(acf, MIN_PERIOD, hi / 1.5, limit):
         add(v1, v2)
     out.sort(key=lambda lat: -lat.strength)
@@ -347,6 +352,54 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
         if not any(_same(lat, o) for o in merged):
             merged.append(lat)
     return merged
+
+
+# Two tile sides of a copy scaled by 0.5-1.5 independently along x and y, turned and sheared
+# a little, differ in length by at most about 3 and stand at 90 degrees +- about 35.
+PAIR_RATIO = 3.2
+PAIR_COS = 0.57
+
+
+def _close_vec(u: Vec, v: Vec) -> bool:
+    tol = max(1.0, 0.01 * math.hypot(*u))
+    return bool(np.hypot(*(u - v)) < tol or np.hypot(*(u + v)) < tol)
+
+
+def _pairs(acf: Autocorrelation, sides: list[Vec], count: int) -> list[tuple[Vec, Vec]]:
+    """Pairs of peak vectors that span a lattice, best first: any aspect ratio and shear.
+
+    A copy stretched along one axis has tile sides of different lengths and, if it was also
+    turned, not at right angles; the partner search near the turned vector misses those. Each
+    pair is judged by the points it predicts beyond its own two peaks (sum, difference and
+    doubles): a tile side paired with a side of the photo's own texture predicts nothing.
+    """
+    if len(sides) < 2:
+        return []
+    vs = np.array(sides, dtype=np.float64)
+    n = len(vs)
+    i, j = np.triu_indices(n, 1)
+    a, b = vs[i], vs[j]
+    la, lb = np.hypot(a[:, 0], a[:, 1]), np.hypot(b[:, 0], b[:, 1])
+    cos = np.abs(np.sum(a * b, axis=1)) / (la * lb)
+    ratio = np.maximum(la, lb) / np.minimum(la, lb)
+    ok = (cos < PAIR_COS) & (ratio < PAIR_RATIO)
+    if not ok.any():
+        return []
+    a, b = a[ok], b[ok]
+    # Orient b so that a, b form a right-handed basis (the sign of b is arbitrary).
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    b = np.where((cross < 0)[:, None], -b, b)
+    points = [a + b, a - b, 2 * a, 2 * b, 2 * a + b, a + 2 * b]
+    vals = []
+    for p in points:
+        _, _, v = acf.at_many(p[:, 0], p[:, 1])
+        vals.append(np.where(np.isfinite(v), v, 0.0))
+    stack = np.sort(np.stack(vals, axis=1), axis=1)
+    # The lowest four of six: one texture peak that happens to fall on a predicted point
+    # does not carry a wrong pair.
+    score = stack[:, :4].mean(axis=1)
+    order = np.argsort(-score)[:count]
+    return [(a[k], b[k]) for k in order if score[k] > 2.0]
 
 
 def _partner(acf: Autocorrelation, v1: Vec) -> Vec | None:
