@@ -248,6 +248,10 @@ _RING = np.array(
     dtype=np.float64,
 )
 MAX_ANGLE = math.radians(8.0)
+# Longest tile side the matched search scans, in analysis pixels. The analysis levels are a
+# factor of two apart, so a longer side is a side of 80 or more at the next level; the cost
+# grows with the square of this bound.
+SQUARE_MAX_PERIOD = 170.0
 
 
 def _square_search(acf: Autocorrelation, lo: float, hi: float, count: int) -> list[tuple[Vec, Vec]]:
@@ -316,6 +320,8 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
     out: list[Lattice] = []
 
     def add(v1: Vec, v2: Vec) -> None:
+        if any(_same(Lattice(v1, v2, 0.0), o) for o in out):
+            return
         r1, r2 = _refine(acf, v1, v2)
         cand = Lattice(r1, r2, lattice_score(acf, r1, r2))
         if math.isfinite(cand.strength) and not any(_same(cand, o) for o in out):
@@ -328,14 +334,14 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
         chain = _submultiples(acf, np.array([x, y]), val)
         chain += _multiples(acf, chain[-1][0], hi)
         for v1, _ in chain:
-            if not any(_close_vec(v1, u) for u in sides):
-                sides.append(v1)
-            pair = _partner(acf, v1)
-            if pair is not None and len(out) < limit:
-                add(v1, pair)
+            sides.append(v1)
+            if len(out) < limit:
+                pair = _partner(acf, v1)
+                if pair is not None:
+                    add(v1, pair)
     for v1, v2 in _pairs(acf, sides, limit):
         add(v1, v2)
-    for v1, v2 in _square_search(acf, MIN_PERIOD, hi / 1.5, limit):
+    for v1, v2 in _square_search(acf, MIN_PERIOD, min(hi / 1.5, SQUARE_MAX_PERIOD), limit):
         add(v1, v2)
     out.sort(key=lambda lat: -lat.strength)
     out = out[: 2 * limit]
@@ -360,9 +366,13 @@ PAIR_RATIO = 3.2
 PAIR_COS = 0.57
 
 
-def _close_vec(u: Vec, v: Vec) -> bool:
-    tol = max(1.0, 0.01 * math.hypot(*u))
-    return bool(np.hypot(*(u - v)) < tol or np.hypot(*(u + v)) < tol)
+def _distinct(vs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The vectors, without any that lies (up to sign) within 1 % of an earlier one."""
+    tol = np.maximum(1.0, 0.01 * np.hypot(vs[:, 0], vs[:, 1]))
+    minus = np.hypot(*(vs[:, None, :] - vs[None, :, :]).transpose(2, 0, 1))
+    plus = np.hypot(*(vs[:, None, :] + vs[None, :, :]).transpose(2, 0, 1))
+    near = (np.minimum(minus, plus) < tol[None, :]) & np.tri(len(vs), k=-1, dtype=bool)
+    return np.asarray(vs[~near.any(axis=1)], dtype=np.float64)
 
 
 def _pairs(acf: Autocorrelation, sides: list[Vec], count: int) -> list[tuple[Vec, Vec]]:
@@ -375,7 +385,7 @@ def _pairs(acf: Autocorrelation, sides: list[Vec], count: int) -> list[tuple[Vec
     """
     if len(sides) < 2:
         return []
-    vs = np.array(sides, dtype=np.float64)
+    vs = _distinct(np.array(sides, dtype=np.float64))
     n = len(vs)
     i, j = np.triu_indices(n, 1)
     a, b = vs[i], vs[j]

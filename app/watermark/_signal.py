@@ -102,6 +102,7 @@ class Templates:
     """FFTs (conjugated) of the pilot's residual on the grid, in each orientation."""
 
     pilot_fft: tuple[npt.NDArray[np.complex64], ...]
+    pilot_stack: npt.NDArray[np.complex64]  # the same, stacked (orientation, y, x)
     cell_fft: npt.NDArray[np.complex128]
 
 
@@ -121,7 +122,7 @@ def templates(layout: TileLayout, sigma: float = RESIDUAL_SIGMA) -> Templates:
     ffts = tuple(
         np.conj(np.fft.fft2(undo_dihedral(pilot, o))).astype(np.complex64) for o in ORIENTATIONS
     )
-    return Templates(ffts, _cell_fft(sigma))
+    return Templates(ffts, np.stack(ffts), _cell_fft(sigma))
 
 
 def fold(grid: F32, valid: B8 | None = None) -> tuple[F32, float]:
@@ -186,19 +187,33 @@ def _robust_z(corr: F64, iy: int, ix: int, total: float, total_sq: float) -> flo
 
 
 def find_pilot(folded: F32, tpl: Templates, orientations: Iterable[int] = ORIENTATIONS) -> PilotHit:
-    """Best tile offset and orientation, by correlation with the keyed pilot."""
-    spectrum = sfft.fft2(folded, workers=1)
-    best: PilotHit | None = None
-    for orientation in orientations:
-        corr = sfft.ifft2(spectrum * tpl.pilot_fft[orientation], workers=1).real
-        flat = int(np.argmax(corr))
-        iy, ix = divmod(flat, corr.shape[1])
-        score = _robust_z(corr, iy, ix, float(corr.sum()), float((corr * corr).sum()))
-        if best is None or score > best.score:
-            best = PilotHit(score, orientation, _peak_subsample(corr, iy, ix))
-    if best is None:  # pragma: no cover - orientations is never empty
+    """Best tile offset and orientation, by correlation with the keyed pilot.
+
+    All orientations in one batched FFT: this runs for every lattice hypothesis and every
+    scan step, hundreds of times per read.
+    """
+    picked = list(orientations)
+    if not picked:  # pragma: no cover - orientations is never empty
         raise ValueError("no orientation to search")
-    return best
+    spectrum = sfft.fft2(folded, workers=1)
+    stack = tpl.pilot_stack if len(picked) == len(ORIENTATIONS) else tpl.pilot_stack[picked]
+    corr = sfft.ifft2(spectrum[None] * stack, axes=(1, 2), workers=1).real
+    k, n0, n1 = corr.shape
+    flat = corr.reshape(k, -1)
+    peak_at = np.argmax(flat, axis=1)
+    iy, ix = np.divmod(peak_at, n1)
+    offs = np.arange(-2, 3)
+    rows = (iy[:, None] + offs[None, :]) % n0
+    cols = (ix[:, None] + offs[None, :]) % n1
+    window = corr[np.arange(k)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    n = n0 * n1 - window[0].size
+    mean = (flat.sum(axis=1) - window.sum(axis=(1, 2))) / n
+    var = ((flat * flat).sum(axis=1) - (window * window).sum(axis=(1, 2))) / n - mean * mean
+    peak = flat[np.arange(k), peak_at]
+    scores = (peak - mean) / (np.sqrt(np.maximum(var, 0.0)) + 1e-12)
+    best = int(np.argmax(scores))
+    sub = _peak_subsample(np.asarray(corr[best], np.float64), int(iy[best]), int(ix[best]))
+    return PilotHit(float(scores[best]), picked[best], sub)
 
 
 def other_peaks(folded: F32, tpl: Templates, hit: PilotHit, count: int) -> list[PilotHit]:
