@@ -58,6 +58,8 @@ PAYLOAD = 0x9E3779B9
 MIN_PIXELS = 1_000_000
 FA_SIDE = 1280
 CACHE = ROOT / "bench" / "out" / "watermark-results.json"
+# --fa-only keeps its (possibly partial) false-attribution figures here, saved as it goes.
+FA_CACHE = ROOT / "bench" / "out" / "watermark-fa.json"
 
 Attack = Callable[[Image.Image], Image.Image]
 
@@ -827,6 +829,13 @@ def _fa_lines(fa: dict[str, Any]) -> list[str]:
     ]
     for kind, (n, wrong_ids, checks, right_ids) in fa["kinds"].items():
         lines.append(f"| {n} | {kind} | {wrong_ids} | {checks} | {right_ids} |")
+    planned = fa.get("planned", fa["queries"])
+    if fa["queries"] < planned:
+        lines += [
+            "",
+            f"This run was stopped after {fa['queries']} of {planned} planned queries "
+            "(the kinds interleaved, so each is covered in proportion).",
+        ]
     return [
         *lines,
         "",
@@ -893,39 +902,62 @@ def write_section(text: str) -> None:
     DOC.write_text(new.rstrip() + "\n")
 
 
-def false_attribution(pool: Any, names: list[str], n: int) -> dict[str, Any]:
-    plan_u = [(1000 + i, names[i % len(names)], "unmarked") for i in range(n * 4 // 10)]
-    plan_w = [(5000 + i, names[i % len(names)], "wrong-key") for i in range(n * 3 // 10)]
-    plan_m = [(9000 + i, names[i % len(names)]) for i in range(n - len(plan_u) - len(plan_w))]
-    kinds: dict[str, list[int]] = {
-        "unmarked, right key": [0, 0, 0, 0],
-        "marked, two wrong keys": [0, 0, 0, 0],
-        "marked, right key": [0, 0, 0, 0],
-    }
-    done = 0
-    for wrong, checks, _, kind in pool.imap_unordered(fa_query, plan_u + plan_w, chunksize=8):
-        row = kinds["unmarked, right key" if kind == "unmarked" else "marked, two wrong keys"]
-        row[0] += 1
-        row[1] += wrong
-        row[2] += checks
-        done += 1
-        if done % 500 == 0:
-            print(f"false-attribution queries: {done}", flush=True)
-    for wrong, checks, right_ids in pool.imap_unordered(fa_query_marked, plan_m, chunksize=8):
-        row = kinds["marked, right key"]
+def fa_any(args: tuple[int, str, str]) -> tuple[int, int, int, str]:
+    """One false-attribution query of any kind: (wrong ids, checks, right ids, kind)."""
+    seed, name, kind = args
+    if kind == "marked":
+        wrong, checks, right = fa_query_marked((seed, name))
+        return wrong, checks, right, kind
+    return fa_query(args)
+
+
+FA_KINDS = {
+    "unmarked": "unmarked, right key",
+    "wrong-key": "marked, two wrong keys",
+    "marked": "marked, right key",
+}
+
+
+def false_attribution(
+    pool: Any,
+    names: list[str],
+    n: int,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """n randomised queries, 40 % unmarked, 30 % wrong keys, 30 % marked, interleaved so that
+    a run stopped early still covers every kind in proportion."""
+    n_u, n_w = n * 4 // 10, n * 3 // 10
+    plan_u = [(1000 + i, names[i % len(names)], "unmarked") for i in range(n_u)]
+    plan_w = [(5000 + i, names[i % len(names)], "wrong-key") for i in range(n_w)]
+    plan_m = [(9000 + i, names[i % len(names)], "marked") for i in range(n - n_u - n_w)]
+    plan: list[tuple[int, str, str]] = []
+    for i in range(max(len(plan_u), len(plan_w), len(plan_m))):
+        for part in (plan_u, plan_w, plan_m):
+            if i < len(part):
+                plan.append(part[i])
+    kinds: dict[str, list[int]] = {label: [0, 0, 0, 0] for label in FA_KINDS.values()}
+
+    def summary() -> dict[str, Any]:
+        return {
+            "kinds": {k: tuple(v) for k, v in kinds.items()},
+            "queries": sum(v[0] for v in kinds.values()),
+            "wrong": sum(v[1] for v in kinds.values()),
+            "checks": sum(v[2] for v in kinds.values()),
+            "planned": n,
+        }
+
+    answers = pool.imap_unordered(fa_any, plan, chunksize=8)
+    for done, (wrong, checks, right_ids, kind) in enumerate(answers, start=1):
+        row = kinds[FA_KINDS[kind]]
         row[0] += 1
         row[1] += wrong
         row[2] += checks
         row[3] += right_ids
-        done += 1
-        if done % 500 == 0:
-            print(f"false-attribution queries: {done}", flush=True)
-    return {
-        "kinds": {k: tuple(v) for k, v in kinds.items()},
-        "queries": sum(v[0] for v in kinds.values()),
-        "wrong": sum(v[1] for v in kinds.values()),
-        "checks": sum(v[2] for v in kinds.values()),
-    }
+        if done % 250 == 0:
+            print(f"false-attribution queries: {done}, wrong ids {summary()['wrong']}", flush=True)
+            if progress is not None:
+                progress(summary())
+    return summary()
 
 
 def _save(saved: dict[str, Any]) -> None:
@@ -959,6 +991,19 @@ def _measure(pool: Any, paths: list[Path], baseline_error: str | None) -> dict[s
     }
 
 
+def fa_only(queries: int, procs: int) -> None:
+    paths, _ = corpus()
+    started = time.perf_counter()
+
+    def keep(partial: dict[str, Any]) -> None:
+        partial["minutes"] = (time.perf_counter() - started) / 60
+        FA_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        FA_CACHE.write_text(json.dumps(partial))
+
+    with get_context("spawn").Pool(procs) as pool:
+        keep(false_attribution(pool, [bench_name(p) for p in paths], queries, keep))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -972,7 +1017,16 @@ def main() -> None:
         help=f"reuse the figures saved in {CACHE.name} (false attribution only when it was "
         "run with the same --fa-queries)",
     )
+    parser.add_argument(
+        "--fa-only",
+        action="store_true",
+        help=f"run only the false-attribution queries, saving them to {FA_CACHE.name} as they "
+        "go (a later run uses them, even if stopped early)",
+    )
     args = parser.parse_args()
+    if args.fa_only:
+        fa_only(args.fa_queries, args.procs)
+        return
     shown = [a for a in sys.argv[1:] if a not in ("--reuse", "--no-write")]
     command = " ".join(["OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py", *shown])
     paths, notes = corpus()
@@ -999,6 +1053,11 @@ def main() -> None:
             saved.update(fa=fa, fa_queries=args.fa_queries, fa_minutes=fa_minutes)
             saved.pop("note", None)
             _save(saved)
+    if FA_CACHE.exists():
+        separate = json.loads(FA_CACHE.read_text())
+        if separate["queries"] > saved["fa"]["queries"]:
+            saved["fa"] = separate
+            saved["fa_minutes"] = separate["minutes"]
     text = report(
         [PhotoResult(**r) for r in saved["results"]],
         notes,
