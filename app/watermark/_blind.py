@@ -105,9 +105,18 @@ class Pyramid:
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
     """Lattice hypotheses from every analysis level, strongest first."""
+    found = [g for level in geometries_by_level(pyramid) for g in level]
+    found.sort(key=lambda g: -g.lattice.strength)
+    return found
+
+
+def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
+    """Lattice hypotheses one analysis level at a time (strongest first within a level), so
+    that a reader can stop as soon as one decodes; none repeats an earlier level's."""
     h, w = pyramid.luma.shape
     found: list[Geometry] = []
     for level, side in enumerate(ANALYSIS_SIDES):
+        start = len(found)
         factor = min(MAX_ANALYSIS_UPSAMPLE, side / max(h, w))
         if level > 0 and factor >= 1.0:
             # The suspect is small and was analysed at full size or larger; halve it instead.
@@ -127,8 +136,7 @@ def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
             if white is None:
                 white = whiten(res)
             found.append(Geometry(full, level, white, lattice))
-    found.sort(key=lambda g: -g.lattice.strength)
-    return found
+        yield sorted(found[start:], key=lambda g: -g.lattice.strength)
 
 
 def _square(period: float) -> Lattice:

@@ -44,6 +44,8 @@ MAX_GEOMETRIES = 32
 # Pilot score a hypothesis needs at the analysis resolution to be read at full resolution,
 # and how many such reads at most.
 SCREEN_GATE = 3.8
+# Screen score at which a hypothesis is read before the next analysis level is searched.
+EARLY_GATE = 7.0
 MAX_FULL_READS = 6
 MAX_SCAN_READS = 3
 # Geometry corrections from the pilot's drift across the image, when the first read fails.
@@ -145,7 +147,8 @@ class Watermarker:
         # BT.601 luma of a BGR array: the weights follow the channel order.
         luma = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
         delta = self._difference(_embed.grid_luma(luma, grid), grid, value)
-        marked = _embed.apply_difference(np.asarray(bgr, np.uint8), delta)
+        del luma
+        marked = _embed.apply_difference(np.asarray(bgr, np.uint8), delta, in_place=True)
         ok, encoded = cv2.imencode(
             ".jpg",
             marked,
@@ -463,18 +466,35 @@ class Keyring:
             best_score = max(best_score, informed.pilot_score)
         # First look: every lattice hypothesis, folded at the analysis resolution, scored by
         # each key's pilot. Only the most promising get the full-resolution read.
+        # A hypothesis whose pilot already stands out this clearly is read at once, before
+        # the next (coarser) level is searched: most marked copies decode there.
         screened: list[tuple[float, int, str, _blind.Geometry]] = []
         pyramid = _blind.Pyramid(luma)
-        for n, geometry in enumerate(_blind.candidate_geometries(pyramid)[:MAX_GEOMETRIES]):
-            grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
-            folded, _ = fold(grid, valid)
-            for version, mark in self._marks.items():
-                hit = find_pilot(folded, mark._templates)
-                best_score = max(best_score, hit.score)
-                if hit.score >= SCREEN_GATE:
-                    screened.append((hit.score, -n, version, geometry))
+        n = 0
+        reads = 0
+        for level in _blind.geometries_by_level(pyramid):
+            fresh: list[tuple[float, int, str, _blind.Geometry]] = []
+            for geometry in level[: max(0, MAX_GEOMETRIES - n)]:
+                grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
+                folded, _ = fold(grid, valid)
+                for version, mark in self._marks.items():
+                    hit = find_pilot(folded, mark._templates)
+                    best_score = max(best_score, hit.score)
+                    if hit.score >= SCREEN_GATE:
+                        fresh.append((hit.score, -n, version, geometry))
+                n += 1
+            fresh.sort(reverse=True, key=lambda item: (item[0], item[1]))
+            early = [item for item in fresh if item[0] >= EARLY_GATE][: MAX_FULL_READS - reads]
+            found, attempts, score = self._full_reads(pyramid, early, attempts)
+            reads += len(early)
+            best_score = max(best_score, score)
+            if found is not None:
+                return found
+            screened += [item for item in fresh if item[0] < EARLY_GATE]
         screened.sort(reverse=True, key=lambda item: (item[0], item[1]))
-        found, attempts, score = self._full_reads(pyramid, screened[:MAX_FULL_READS], attempts)
+        found, attempts, score = self._full_reads(
+            pyramid, screened[: MAX_FULL_READS - reads], attempts
+        )
         best_score = max(best_score, score)
         if found is not None:
             return found
