@@ -9,7 +9,8 @@ dwtDctSvd) on the real photos of the shared test corpus, and writes the figures 
 Options: ``--quick`` (three photos, 600 false-attribution queries), ``--no-baseline``,
 ``--fa-queries N``, ``--procs N``, ``--no-write``, ``--reuse`` (rewrite the section from the
 figures saved in bench/out/ by the last run, e.g. after a change to the report's wording),
-``--fa-only`` (only the false-attribution queries, saved as they go; a later run uses them)
+``--fa-only`` (only the false-attribution queries, saved as they go; run again, it goes on
+where a stopped run left off; a later full run uses them)
 and ``--speed-only`` (measure speed again into the saved figures, e.g. on a quieter machine).
 The photos are the shared corpus and the rendered textured photos of
 tests/data/photos/textured/.
@@ -920,13 +921,13 @@ def write_section(text: str) -> None:
     DOC.write_text(new.rstrip() + "\n")
 
 
-def fa_any(args: tuple[int, str, str]) -> tuple[int, int, int, str]:
-    """One false-attribution query of any kind: (wrong ids, checks, right ids, kind)."""
+def fa_any(args: tuple[int, str, str]) -> tuple[int, int, int, int, str]:
+    """One false-attribution query of any kind: (seed, wrong ids, checks, right ids, kind)."""
     seed, name, kind = args
     if kind == "marked":
         wrong, checks, right = fa_query_marked((seed, name))
-        return wrong, checks, right, kind
-    return fa_query(args)
+        return seed, wrong, checks, right, kind
+    return (seed, *fa_query(args))
 
 
 FA_KINDS = {
@@ -941,9 +942,11 @@ def false_attribution(
     names: list[str],
     n: int,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """n randomised queries, 40 % unmarked, 30 % wrong keys, 30 % marked, interleaved so that
-    a run stopped early still covers every kind in proportion."""
+    a run stopped early still covers every kind in proportion; `resume` (a saved partial
+    run of the same plan) skips the queries it already answered."""
     n_u, n_w = n * 4 // 10, n * 3 // 10
     plan_u = [(1000 + i, names[i % len(names)], "unmarked") for i in range(n_u)]
     plan_w = [(5000 + i, names[i % len(names)], "wrong-key") for i in range(n_w)]
@@ -954,6 +957,12 @@ def false_attribution(
             if i < len(part):
                 plan.append(part[i])
     kinds: dict[str, list[int]] = {label: [0, 0, 0, 0] for label in FA_KINDS.values()}
+    seeds: list[int] = []
+    if resume is not None and resume.get("planned") == n and "seeds" in resume:
+        kinds = {k: list(v) for k, v in resume["kinds"].items()}
+        seeds = list(resume["seeds"])
+        answered = set(seeds)
+        plan = [item for item in plan if item[0] not in answered]
 
     def summary() -> dict[str, Any]:
         return {
@@ -962,10 +971,12 @@ def false_attribution(
             "wrong": sum(v[1] for v in kinds.values()),
             "checks": sum(v[2] for v in kinds.values()),
             "planned": n,
+            "seeds": seeds,
         }
 
-    answers = pool.imap_unordered(fa_any, plan, chunksize=8)
-    for done, (wrong, checks, right_ids, kind) in enumerate(answers, start=1):
+    answers = pool.imap_unordered(fa_any, plan, chunksize=4)
+    for done, (seed, wrong, checks, right_ids, kind) in enumerate(answers, start=1):
+        seeds.append(seed)
         row = kinds[FA_KINDS[kind]]
         row[0] += 1
         row[1] += wrong
@@ -1024,8 +1035,14 @@ def fa_only(queries: int, procs: int) -> None:
         FA_CACHE.parent.mkdir(parents=True, exist_ok=True)
         FA_CACHE.write_text(json.dumps(partial))
 
+    earlier = json.loads(FA_CACHE.read_text()) if FA_CACHE.exists() else None
+    if earlier is not None and earlier.get("planned") == queries:
+        started -= 60 * float(earlier.get("minutes", 0.0))
+    else:
+        earlier = None
     with get_context("spawn").Pool(procs) as pool:
-        keep(false_attribution(pool, [bench_name(p) for p in paths], queries, keep))
+        names = [bench_name(p) for p in paths]
+        keep(false_attribution(pool, names, queries, keep, resume=earlier))
 
 
 def _parser() -> argparse.ArgumentParser:
