@@ -1020,9 +1020,18 @@ def _measure(pool: Any, paths: list[Path], baseline_error: str | None) -> dict[s
     }
 
 
-def speed_again() -> None:
+def speed_again(cpu_only: bool) -> None:
+    """Measure speed again; with cpu_only, keep the saved wall-clock figures (measured with
+    nothing else of ours running) and add only the CPU-time ones."""
     saved = json.loads(CACHE.read_text())
-    saved["speed"] = speed(corpus()[0])
+    fresh = speed(corpus()[0])
+    if cpu_only:
+        by_name = {row["name"]: row for row in fresh}
+        for row in saved["speed"]:
+            new = by_name.get(row["name"], {})
+            row.update({k: v for k, v in new.items() if k.endswith("_cpu")})
+    else:
+        saved["speed"] = fresh
     _save(saved)
 
 
@@ -1069,6 +1078,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"measure speed again (alone on the machine, please) into {CACHE.name}, keep the rest",
     )
+    parser.add_argument(
+        "--cpu-times-only",
+        action="store_true",
+        help="as --speed-only, but keep the saved wall-clock figures and add CPU times",
+    )
     return parser
 
 
@@ -1078,10 +1092,11 @@ def main() -> None:
     if args.fa_only:
         fa_only(args.fa_queries, args.procs)
         return
-    if args.speed_only and CACHE.exists():
-        speed_again()
+    if (args.speed_only or args.cpu_times_only) and CACHE.exists():
+        speed_again(cpu_only=args.cpu_times_only)
         args.reuse = True
-    shown = [a for a in sys.argv[1:] if a not in ("--reuse", "--no-write", "--speed-only")]
+    quiet = ("--reuse", "--no-write", "--speed-only", "--cpu-times-only")
+    shown = [a for a in sys.argv[1:] if a not in quiet]
     command = " ".join(["OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py", *shown])
     paths, notes = corpus()
     if args.quick:
@@ -1096,6 +1111,15 @@ def main() -> None:
         if saved.get("fa_queries") != args.fa_queries:
             saved.pop("fa", None)
         print(f"reusing {CACHE}", flush=True)
+    separate = json.loads(FA_CACHE.read_text()) if FA_CACHE.exists() else None
+    if separate is not None and separate.get("planned") == args.fa_queries:
+        # Run (or still running) with --fa-only: use its figures, do not run them again.
+        saved.update(fa=separate, fa_queries=args.fa_queries, fa_minutes=separate["minutes"])
+        command += (
+            "\n# the false-attribution figures (saved as they go; run again to go on):\n"
+            f"OMP_NUM_THREADS=1 .venv/bin/python bench/watermark.py --fa-only "
+            f"--fa-queries {args.fa_queries}"
+        )
     with get_context("spawn").Pool(args.procs) as pool:
         if "results" not in saved:
             saved = _measure(pool, paths, baseline_error)
@@ -1107,11 +1131,6 @@ def main() -> None:
             saved.update(fa=fa, fa_queries=args.fa_queries, fa_minutes=fa_minutes)
             saved.pop("note", None)
             _save(saved)
-    if FA_CACHE.exists():
-        separate = json.loads(FA_CACHE.read_text())
-        if separate["queries"] > saved["fa"]["queries"]:
-            saved["fa"] = separate
-            saved["fa_minutes"] = separate["minutes"]
     text = report(
         [PhotoResult(**r) for r in saved["results"]],
         notes,
