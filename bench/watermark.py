@@ -839,9 +839,9 @@ def _fa_lines(fa: dict[str, Any]) -> list[str]:
         "### False attribution",
         "",
         "Randomised copies (scale 25-100 %, crops, rotations up to 6°, tone changes, JPEG "
-        "q30-95) of the corpus photos at up to 1280 px: unmarked photos read with the key, "
-        "marked photos read with a keyring of two other keys, and marked photos read with "
-        "their key (where any id other than the embedded one would be wrong).",
+        "q30-95) of the corpus and textured photos at up to 1280 px: unmarked photos read "
+        "with the key, marked photos read with a keyring of two other keys, and marked photos "
+        "read with their key (where any id other than the embedded one would be wrong).",
         "",
         "| queries | kind | wrong ids | BCH+MAC checks made | right ids |",
         "|---:|---|---:|---:|---:|",
