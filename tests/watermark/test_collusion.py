@@ -47,3 +47,16 @@ def test_copies_cut_together_name_a_colluder(marker: Watermarker, copies: list[n
 def test_an_unmarked_copy_names_nobody(marker: Watermarker) -> None:
     photo = jpeg(synthetic_photo(1600, 1200, seed=31), 90)
     assert marker.colluders(photo, [*INNOCENTS, *COLLUDERS]) == []
+
+
+def test_an_innocent_sharing_a_colluders_origin_is_not_named(
+    marker: Watermarker, copies: list[np.ndarray]
+) -> None:
+    # Its tile starts where the first colluder's does, so it shares that colluder's data
+    # cells wherever their codewords agree; only the colluder may be named at that origin.
+    origin = marker._layout.origin(COLLUDERS[0])
+    twin = next(p for p in range(1, 300_000) if marker._layout.origin(p) == origin)
+    suspect = jpeg(_average(copies[:2]), 90)
+    named = {p for p, _ in marker.colluders(suspect, [twin, *COLLUDERS[:2]])}
+    assert twin not in named
+    assert COLLUDERS[0] in named
