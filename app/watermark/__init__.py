@@ -9,6 +9,7 @@ from ._codec import PAYLOAD_BITS
 from ._core import Keyring, Watermarker
 from ._errors import InvalidKey, InvalidPayload, UnsupportedImage, WatermarkError
 from ._result import Extraction
+from ._verify import Verification
 
 __all__ = [
     "PAYLOAD_BITS",
@@ -17,6 +18,7 @@ __all__ = [
     "InvalidPayload",
     "Keyring",
     "UnsupportedImage",
+    "Verification",
     "WatermarkError",
     "Watermarker",
 ]

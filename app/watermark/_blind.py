@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from ._lattice import Lattice, find_lattices, peak_offset
 from ._pattern import OVERSAMPLE, TILE
-from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual
+from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual, whiten
 
 F32 = npt.NDArray[np.float32]
 B8 = npt.NDArray[np.bool_]
@@ -26,9 +26,13 @@ ANALYSIS_SIDES = (1024, 512)
 MAX_UPSAMPLE = 2.0
 # A suspect smaller than this cannot hold one tile at any useful scale.
 MIN_SUSPECT_SIDE = 64
-# Cells smaller than this (in suspect pixels) cannot have survived: the smallest cells we
-# embed are 4 pixels, and a copy halved in size shows them at 2.
-MIN_PITCH = 1.4
+# Cells smaller than this (in suspect pixels) cannot have survived: a copy 512 pixels wide
+# of any photo shows its 512 cells at one pixel each, and below that they average away.
+MIN_PITCH = 1.0
+# A small copy (under ANALYSIS_SIDES[0] pixels) is scaled up for the lattice search, up to
+# this factor, so that a 600-pixel copy of a 12 MP photo (cells of 1.2 pixels) shows cells
+# of about 2 pixels, the size the analysis residual is tuned for.
+MAX_ANALYSIS_UPSAMPLE = 1.75
 # How far (in samples) a block's tile phase may stray from the whole grid's.
 DRIFT_RADIUS = 8
 # High-pass for lattice analysis: a little wider than for reading, since cells may appear
@@ -101,17 +105,27 @@ class Pyramid:
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
     """Lattice hypotheses from every analysis level, strongest first."""
+    found = [g for level in geometries_by_level(pyramid) for g in level]
+    found.sort(key=lambda g: -g.lattice.strength)
+    return found
+
+
+def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
+    """Lattice hypotheses one analysis level at a time (strongest first within a level), so
+    that a reader can stop as soon as one decodes; none repeats an earlier level's."""
     h, w = pyramid.luma.shape
     found: list[Geometry] = []
     for level, side in enumerate(ANALYSIS_SIDES):
-        factor = min(1.0, side / max(h, w))
+        start = len(found)
+        factor = min(MAX_ANALYSIS_UPSAMPLE, side / max(h, w))
         if level > 0 and factor >= 1.0:
-            # The suspect is small and was analysed at full size; halve it instead.
+            # The suspect is small and was analysed at full size or larger; halve it instead.
             factor = 0.5**level
         small, fx, fy = pyramid.at(factor)
         if min(small.shape) < PERIOD:
             continue
         res = residual(small, ANALYSIS_SIGMA)
+        white: F32 | None = None
         # Where the copy's own JPEG blocks (8 pixels) fall in this level.
         for lattice in find_lattices(res, block=8.0 * (fx + fy) / 2.0):
             full = lattice.scaled(1.0 / fx, 1.0 / fy)
@@ -119,9 +133,10 @@ def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
                 continue
             if any(_close(full, other.lattice) for other in found):
                 continue
-            found.append(Geometry(full, level, res, lattice))
-    found.sort(key=lambda g: -g.lattice.strength)
-    return found
+            if white is None:
+                white = whiten(res)
+            found.append(Geometry(full, level, white, lattice))
+        yield sorted(found[start:], key=lambda g: -g.lattice.strength)
 
 
 def _square(period: float) -> Lattice:
@@ -142,7 +157,7 @@ def scan_geometries(pyramid: Pyramid) -> Iterator[Geometry]:
     pitch = MIN_PITCH
     while pitch <= top:
         # The level where cells are 1.6 to 3.2 pixels.
-        factor = min(1.0, 2.0 ** -math.floor(math.log2(pitch / SCAN_LEVEL_PITCH)))
+        factor = min(MAX_UPSAMPLE, 2.0 ** -math.floor(math.log2(pitch / SCAN_LEVEL_PITCH)))
         if factor not in windows:
             small, fx, fy = pyramid.at(factor)
             # Largest window this level needs (cells up to 3.2 pixels), plus a margin for
@@ -150,7 +165,7 @@ def scan_geometries(pyramid: Pyramid) -> Iterator[Geometry]:
             side = int(SCAN_TILES * TILE * 2 * SCAN_LEVEL_PITCH) + 16
             sh, sw = small.shape
             y0, x0 = max(0, (sh - side) // 2), max(0, (sw - side) // 2)
-            windows[factor] = (residual(small[y0 : y0 + side, x0 : x0 + side]), fx, fy)
+            windows[factor] = (whiten(residual(small[y0 : y0 + side, x0 : x0 + side])), fx, fy)
         res, fx, fy = windows[factor]
         period = TILE * pitch * (fx + fy) / 2.0
         side = int(min(SCAN_TILES * period, max(res.shape)))
@@ -210,7 +225,7 @@ def to_grid(pyramid: Pyramid, lattice: Lattice) -> tuple[F32, B8]:
     else:
         # Anything from 1.8 to 2.2 samples per cell reads as well; reuse a close level.
         small, fx, fy = pyramid.at(factor, tolerance=0.1)
-    return warp_to_grid(residual(small), lattice.scaled(fx, fy))
+    return warp_to_grid(whiten(residual(small)), lattice.scaled(fx, fy))
 
 
 def _local_peak(

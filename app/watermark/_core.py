@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -9,12 +10,12 @@ from statistics import NormalDist
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-from . import _blind, _embed, _informed
+from . import _blind, _embed, _informed, _verify
 from ._codec import PAYLOAD_BITS, Decoded, PayloadCodec
-from ._errors import InvalidKey, InvalidPayload
-from ._image import U8Image, luminance, to_rgb
+from ._errors import InvalidKey, InvalidPayload, UnsupportedImage
+from ._image import U8Image, check_size, luminance, to_rgb, to_rgb_image
 from ._informed import DIFF_SIGMA
 from ._pattern import TileLayout, upsample_cells
 from ._result import Extraction
@@ -26,12 +27,15 @@ from ._signal import (
     cyclic_highpass,
     find_pilot,
     fold,
+    other_peaks,
     read_cells,
     soft_bits,
     templates,
 )
 
 MIN_KEY_BYTES = 32
+# Quality of the marked downloads (docs/watermark.md).
+JPEG_QUALITY = 92
 # A fold whose pilot peak stands less than this many noise deviations above the rest is
 # not worth decoding (it costs time and adds to the false-alarm budget).
 PILOT_GATE = 4.0
@@ -40,11 +44,16 @@ MAX_GEOMETRIES = 32
 # Pilot score a hypothesis needs at the analysis resolution to be read at full resolution,
 # and how many such reads at most.
 SCREEN_GATE = 3.8
+# Screen score at which a hypothesis is read before the next analysis level is searched.
+EARLY_GATE = 7.0
 MAX_FULL_READS = 6
 MAX_SCAN_READS = 3
 # Geometry corrections from the pilot's drift across the image, when the first read fails.
 REFINE_ROUNDS = 2
 REFINE_GATE = 4.5
+# Further pilot peaks decoded in a read whose strongest peak did not decode (a copy made of
+# several downloads shows one peak per download).
+COLLUSION_PEAKS = 2
 # With the original subtracted the pilot stands out of a much quieter fold.
 INFORMED_GATE = 3.5
 # Candidate scoring: a false match among K candidates must stay below 1e-10 per query;
@@ -99,22 +108,74 @@ class Watermarker:
         return value
 
     def embed_array(self, rgb: U8Image, payload: int) -> U8Image:
-        """Mark an (h, w, 3) uint8 array; deterministic for (key, payload, pixels)."""
+        """Mark an (h, w, 3) uint8 array (RGB or BGR); deterministic for (key, payload, pixels)."""
         value = self._check_payload(payload)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise UnsupportedImage("expected an (h, w, 3) uint8 array")
         height, width = rgb.shape[:2]
+        check_size(width, height)
         grid = _embed.Grid.for_size(width, height)
-        cells = self._layout.cell_values(self._codec.encode(value))
-        pattern = _embed.tiled_pattern(
-            self._layout, cells, self._layout.origin(value), (grid.grid_height, grid.grid_width)
-        )
-        grid_y = _embed.grid_luma(np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8), grid)
-        delta = _embed.mark_difference(grid_y, pattern)
+        luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8)
+        delta = self._difference(_embed.grid_luma(luma, grid), grid, value)
         return _embed.apply_difference(rgb, delta)
 
     def embed(self, image: Image.Image, payload: int) -> Image.Image:
         """Return an RGB copy of ``image`` of the same size carrying ``payload``."""
         value = self._check_payload(payload)
-        return Image.fromarray(self.embed_array(to_rgb(image), value), "RGB")
+        rgb = to_rgb_image(image)
+        grid = _embed.Grid.for_size(*rgb.size)
+        delta = self._difference(_embed.grid_luma_image(rgb, grid), grid, value)
+        return _embed.apply_difference_image(rgb, delta)
+
+    def embed_jpeg(self, data: bytes, payload: int, quality: int = JPEG_QUALITY) -> bytes:
+        """JPEG bytes in, marked JPEG bytes out (4:2:0 at ``quality``): the download path.
+
+        Decoded and encoded by OpenCV's libjpeg-turbo straight into and out of one numpy
+        array (the EXIF orientation applied, metadata dropped, as the clean masters already
+        are), so no 12 MP copy between Pillow and numpy is made. Other formats go through
+        Pillow and ``embed``.
+        """
+        value = self._check_payload(payload)
+        if not data.startswith(b"\xff\xd8"):
+            return self._embed_other(data, value, quality)
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            return self._embed_other(data, value, quality)
+        height, width = bgr.shape[:2]
+        check_size(width, height)
+        grid = _embed.Grid.for_size(width, height)
+        # BT.601 luma of a BGR array: the weights follow the channel order.
+        luma = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
+        delta = self._difference(_embed.grid_luma(luma, grid), grid, value)
+        del luma
+        marked = _embed.apply_difference(np.asarray(bgr, np.uint8), delta, in_place=True)
+        ok, encoded = cv2.imencode(
+            ".jpg",
+            marked,
+            [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_SAMPLING_FACTOR, 0x221111],
+        )
+        if not ok:  # pragma: no cover - OpenCV encodes any 8-bit array
+            raise UnsupportedImage("marked image could not be encoded")
+        return bytes(encoded.tobytes())
+
+    def _embed_other(self, data: bytes, value: int, quality: int) -> bytes:
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                image = ImageOps.exif_transpose(opened)
+                image.load()
+        except (OSError, ValueError, SyntaxError) as error:
+            raise UnsupportedImage(f"image could not be decoded: {error}") from error
+        buf = io.BytesIO()
+        self.embed(image, value).save(buf, "JPEG", quality=quality, subsampling="4:2:0")
+        return buf.getvalue()
+
+    def _difference(self, grid_y: F32, grid: _embed.Grid, value: int) -> F32:
+        """The luminance change at grid resolution for this payload."""
+        cells = self._layout.cell_values(self._codec.encode(value))
+        pattern = _embed.tiled_pattern(
+            self._layout, cells, self._layout.origin(value), (grid.grid_height, grid.grid_width)
+        )
+        return _embed.mark_difference(grid_y, pattern)
 
     def extract(
         self,
@@ -124,6 +185,62 @@ class Watermarker:
     ) -> Extraction:
         """Read the payload from a suspect copy, blind or with the original photo at hand."""
         return Keyring({"": self}).extract(suspect, original, candidates)
+
+    def verify(self, image: Image.Image | U8Image, payload: int) -> _verify.Verification:
+        """Check, without any search, that a freshly marked file carries ``payload``.
+
+        ``image`` must have the pixel size the embedder was given (the marked file itself,
+        re-encoded or not); a resized, cropped or turned copy needs ``extract``. Far cheaper
+        than a blind read: one resize to the embedding grid, one fold, a few small FFTs.
+        Rejects unmarked files, files marked with another payload and files marked under
+        another key; the false-accept arithmetic is in docs/watermark.md.
+        """
+        value = self._check_payload(payload)
+        rgb = self._rgb_for_check(image)
+        bits = self._codec.encode(value)
+        return _verify.verify_luma(
+            _verify.gray(rgb),
+            layout=self._layout,
+            tpl=self._templates,
+            cells=self._layout.cell_values(bits),
+            bits=bits,
+            origin=self._layout.origin(value),
+        )
+
+    def colluders(
+        self, image: Image.Image | U8Image, candidates: Iterable[int]
+    ) -> list[tuple[int, float]]:
+        """Which of ``candidates`` (this photo's known downloads) marked this copy.
+
+        For a copy of the delivered size, such as several full-size downloads averaged or
+        cut together: every candidate is scored at its own tile origin, with no search, and
+        those whose score clears the threshold for this many candidates are returned with
+        their scores (noise deviations), strongest first. An empty list names nobody.
+        """
+        rgb = self._rgb_for_check(image)
+        wanted = [self._check_payload(c) for c in candidates]
+        cands = []
+        for value in dict.fromkeys(wanted):
+            bits = self._codec.encode(value)
+            cands.append(
+                _verify.Candidate(
+                    value, bits, self._layout.cell_values(bits), self._layout.origin(value)
+                )
+            )
+        return _verify.colluders(
+            _verify.gray(rgb),
+            layout=self._layout,
+            tpl=self._templates,
+            n_bits=self._codec.n_bits,
+            candidates=cands,
+        )
+
+    def _rgb_for_check(self, image: Image.Image | U8Image) -> U8Image:
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise UnsupportedImage("expected an (h, w, 3) uint8 array or a PIL image")
+            return image
+        return to_rgb(image)
 
     # Internals shared with Keyring -------------------------------------------------------
 
@@ -235,6 +352,29 @@ class Watermarker:
                     best,
                     attempts - used + decoded.attempts,
                 )
+            if round_ == 0:
+                # Several downloads averaged or cut together: each has its own origin and so
+                # its own pilot peak. Decode the next ones too; only an authentic id decodes.
+                for other in other_peaks(folded, self._templates, hit, COLLUSION_PEAKS):
+                    if other.score < PILOT_GATE:
+                        break
+                    decoded, confidence, used = self._decode(folded, other)
+                    attempts += used
+                    if decoded is not None:
+                        return (
+                            Extraction(
+                                payload=decoded.payload,
+                                confidence=confidence,
+                                method="blind",
+                                pilot_score=other.score,
+                                bit_errors=decoded.bit_errors,
+                                cell_pitch=item.geometry.pitch,
+                                angle=item.geometry.angle,
+                                attempts=attempts - used + decoded.attempts,
+                            ),
+                            best,
+                            attempts - used + decoded.attempts,
+                        )
             if round_ == REFINE_ROUNDS or hit.score < REFINE_GATE:
                 break
             jac = _blind.drift(grid, valid, hit, self._templates)
@@ -326,18 +466,35 @@ class Keyring:
             best_score = max(best_score, informed.pilot_score)
         # First look: every lattice hypothesis, folded at the analysis resolution, scored by
         # each key's pilot. Only the most promising get the full-resolution read.
+        # A hypothesis whose pilot already stands out this clearly is read at once, before
+        # the next (coarser) level is searched: most marked copies decode there.
         screened: list[tuple[float, int, str, _blind.Geometry]] = []
         pyramid = _blind.Pyramid(luma)
-        for n, geometry in enumerate(_blind.candidate_geometries(pyramid)[:MAX_GEOMETRIES]):
-            grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
-            folded, _ = fold(grid, valid)
-            for version, mark in self._marks.items():
-                hit = find_pilot(folded, mark._templates)
-                best_score = max(best_score, hit.score)
-                if hit.score >= SCREEN_GATE:
-                    screened.append((hit.score, -n, version, geometry))
+        n = 0
+        reads = 0
+        for level in _blind.geometries_by_level(pyramid):
+            fresh: list[tuple[float, int, str, _blind.Geometry]] = []
+            for geometry in level[: max(0, MAX_GEOMETRIES - n)]:
+                grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
+                folded, _ = fold(grid, valid)
+                for version, mark in self._marks.items():
+                    hit = find_pilot(folded, mark._templates)
+                    best_score = max(best_score, hit.score)
+                    if hit.score >= SCREEN_GATE:
+                        fresh.append((hit.score, -n, version, geometry))
+                n += 1
+            fresh.sort(reverse=True, key=lambda item: (item[0], item[1]))
+            early = [item for item in fresh if item[0] >= EARLY_GATE][: MAX_FULL_READS - reads]
+            found, attempts, score = self._full_reads(pyramid, early, attempts)
+            reads += len(early)
+            best_score = max(best_score, score)
+            if found is not None:
+                return found
+            screened += [item for item in fresh if item[0] < EARLY_GATE]
         screened.sort(reverse=True, key=lambda item: (item[0], item[1]))
-        found, attempts, score = self._full_reads(pyramid, screened[:MAX_FULL_READS], attempts)
+        found, attempts, score = self._full_reads(
+            pyramid, screened[: MAX_FULL_READS - reads], attempts
+        )
         best_score = max(best_score, score)
         if found is not None:
             return found

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image, ImageChops
 
 from ._pattern import OVERSAMPLE, TILE, TileLayout, upsample_cells
 
@@ -94,7 +95,15 @@ def amplitude(grid_luma: F32) -> F32:
 
 
 def grid_luma(luma: npt.NDArray[np.uint8] | F32, grid: Grid) -> F32:
-    """Luminance averaged down to the grid (8-bit input resizes much faster)."""
+    """Luminance averaged down to the grid (8-bit input resizes much faster).
+
+    A whole-number area reduction first (OpenCV has a fast path for it), the fractional
+    rest after: the same average, at a third of the cost on a 12 MP photo.
+    """
+    factor = int(min(grid.sample_x, grid.sample_y))
+    if factor >= 2:
+        h, w = luma.shape[:2]
+        luma = cv2.resize(luma, (w // factor, h // factor), interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
     small = cv2.resize(luma, (grid.grid_width, grid.grid_height), interpolation=cv2.INTER_AREA)
     return np.asarray(small, dtype=np.float32)
 
@@ -115,18 +124,65 @@ def mark_difference(grid_y: F32, pattern: F32) -> F32:
 FIXED = 16
 
 
-def apply_difference(rgb: U8, delta: F32) -> U8:
-    """Add the (grid-resolution) luminance change to all three channels of the full image.
+# Coded difference -> 128 + the whole grey levels it rounds to. The photo's pixels are whole
+# numbers, so rounding (pixel + difference) is rounding the difference: once, here, and the
+# same for R, G and B.
+_ROUND_LUT = np.array(
+    [128 + math.floor((c - 128) / FIXED + 0.5) for c in range(256)], dtype=np.uint8
+)
+
+
+def grid_luma_image(image: Image.Image, grid: Grid) -> F32:
+    """Luminance averaged down to the grid, straight from a PIL RGB or L image.
+
+    Pillow's integer reduce() takes the photo most of the way down in one cheap pass (no
+    full-size copy into numpy), OpenCV's area resize does the rest. Averaging RGB first and
+    taking luma after is the same as the other way round: BT.601 luma is linear.
+    """
+    factor = int(min(grid.sample_x, grid.sample_y))
+    small = image.reduce(factor) if factor >= 2 else image
+    array = np.asarray(small, dtype=np.uint8)
+    if array.ndim == 3:
+        array = np.asarray(cv2.cvtColor(array, cv2.COLOR_RGB2GRAY), np.uint8)
+    return grid_luma(array, grid)
+
+
+def difference_step(delta: F32, size: tuple[int, int]) -> U8:
+    """The full-size change as an 8-bit image: 128 + the whole grey levels to add.
+
+    The grid difference is scaled up in 1/16 grey-level fixed point and rounded once; the
+    photo's pixels are whole numbers, so rounding (pixel + change) is rounding the change.
+    """
+    coded = np.clip(np.rint(delta * FIXED + 128.0), 0, 255).astype(np.uint8)
+    full = cv2.resize(coded, size, interpolation=cv2.INTER_LINEAR)
+    return np.asarray(cv2.LUT(full, _ROUND_LUT), np.uint8)
+
+
+def apply_difference_image(image: Image.Image, delta: F32) -> Image.Image:
+    """Add the change to an RGB image (same amount to R, G and B) or to a luma plane.
+
+    Saturating, in Pillow's own 8-bit loops: the photo never leaves Pillow's memory.
+    """
+    step = Image.fromarray(difference_step(delta, image.size), "L")
+    if image.mode == "RGB":
+        step = Image.merge("RGB", (step, step, step))
+    return ImageChops.add(image, step, 1.0, -128)
+
+
+def apply_difference(rgb: U8, delta: F32, *, in_place: bool = False) -> U8:
+    """Add the (grid-resolution) luminance change to all three channels of an array.
 
     Adding the same amount to R, G and B changes luma by exactly that amount and leaves both
-    chroma differences untouched, so 4:2:0 chroma subsampling cannot hurt the mark.
+    chroma differences untouched, so 4:2:0 chroma subsampling cannot hurt the mark. Works
+    for RGB and BGR alike.
     """
     height, width = rgb.shape[:2]
-    coded = np.clip(np.rint(delta * FIXED + 128.0), 0, 255).astype(np.uint8)
-    full = cv2.resize(
-        cv2.merge([coded, coded, coded]), (width, height), interpolation=cv2.INTER_LINEAR
-    )
-    # The tiny offset breaks exact .5 ties the same way in all three channels (rounding to
-    # even would otherwise depend on each channel's own value and tint the change).
-    out = cv2.addWeighted(rgb, 1.0, full, 1.0 / FIXED, -128.0 / FIXED + 1e-3)
-    return np.asarray(out, dtype=np.uint8)
+    step = difference_step(delta, (width, height))
+    step3 = cv2.cvtColor(step, cv2.COLOR_GRAY2RGB)
+    del step
+    # Integer weights and offset: exactly pixel + step - 128, saturated. In place when the
+    # caller owns the array: a 12 MP photo is 36 MB a copy.
+    if in_place:
+        cv2.addWeighted(rgb, 1.0, step3, 1.0, -128.0, dst=rgb)
+        return rgb
+    return np.asarray(cv2.addWeighted(rgb, 1.0, step3, 1.0, -128.0), dtype=np.uint8)

@@ -47,6 +47,22 @@ def _wide_to_l(image: Image.Image) -> Image.Image:
 
 def to_rgb(image: Image.Image, minimum: int = MIN_SIDE) -> U8Image:
     """Decode (if still lazy) and return an (h, w, 3) uint8 array; raises UnsupportedImage."""
+    rgb = to_rgb_image(image, minimum)
+    try:
+        array = np.asarray(rgb, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as error:  # pragma: no cover - decoded above
+        raise UnsupportedImage(f"image could not be decoded: {error}") from error
+    if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - defensive
+        raise UnsupportedImage("image did not decode to three channels")
+    return array
+
+
+def to_rgb_image(image: Image.Image, minimum: int = MIN_SIDE) -> Image.Image:
+    """Decode (if still lazy) and return an 8-bit RGB PIL image; raises UnsupportedImage.
+
+    Stays a PIL image: a 12 MP photo copied into numpy and back costs as much as the
+    whole mark does.
+    """
     if not isinstance(image, Image.Image):
         raise UnsupportedImage(f"expected a PIL image, got {type(image).__name__}")
     check_size(*image.size, minimum=minimum)
@@ -63,16 +79,14 @@ def to_rgb(image: Image.Image, minimum: int = MIN_SIDE) -> U8Image:
             image = Image.alpha_composite(canvas, rgba)
         elif mode not in _DIRECT:
             raise UnsupportedImage(f"unsupported image mode {mode!r}")
-        rgb = image.convert("RGB")
-        array = np.asarray(rgb, dtype=np.uint8)
+        rgb = image if mode == "RGB" else image.convert("RGB")
+        rgb.load()
     except UnsupportedImage:
         raise
     except (OSError, ValueError, SyntaxError) as error:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError at load time.
         raise UnsupportedImage(f"image could not be decoded: {error}") from error
-    if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - defensive
-        raise UnsupportedImage("image did not decode to three channels")
-    return array
+    return rgb
 
 
 def luminance(rgb: U8Image) -> F32Image:

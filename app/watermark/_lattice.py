@@ -248,6 +248,10 @@ _RING = np.array(
     dtype=np.float64,
 )
 MAX_ANGLE = math.radians(8.0)
+# Longest tile side the matched search scans, in analysis pixels. The analysis levels are a
+# factor of two apart, so a longer side is a side of 80 or more at the next level; the cost
+# grows with the square of this bound.
+SQUARE_MAX_PERIOD = 170.0
 
 
 def _square_search(acf: Autocorrelation, lo: float, hi: float, count: int) -> list[tuple[Vec, Vec]]:
@@ -316,21 +320,28 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
     out: list[Lattice] = []
 
     def add(v1: Vec, v2: Vec) -> None:
+        if any(_same(Lattice(v1, v2, 0.0), o) for o in out):
+            return
         r1, r2 = _refine(acf, v1, v2)
         cand = Lattice(r1, r2, lattice_score(acf, r1, r2))
         if math.isfinite(cand.strength) and not any(_same(cand, o) for o in out):
             out.append(cand)
 
+    sides: list[Vec] = []
     for x, y, val in _peaks(acf, MIN_PERIOD, hi, 4 * limit):
-        if val < MIN_PEAK or len(out) >= limit:
+        if val < MIN_PEAK:
             break
         chain = _submultiples(acf, np.array([x, y]), val)
         chain += _multiples(acf, chain[-1][0], hi)
         for v1, _ in chain:
-            pair = _partner(acf, v1)
-            if pair is not None:
-                add(v1, pair)
-    for v1, v2 in _square_search(acf, MIN_PERIOD, hi / 1.5, limit):
+            sides.append(v1)
+            if len(out) < limit:
+                pair = _partner(acf, v1)
+                if pair is not None:
+                    add(v1, pair)
+    for v1, v2 in _pairs(acf, sides, limit):
+        add(v1, v2)
+    for v1, v2 in _square_search(acf, MIN_PERIOD, min(hi / 1.5, SQUARE_MAX_PERIOD), limit):
         add(v1, v2)
     out.sort(key=lambda lat: -lat.strength)
     out = out[: 2 * limit]
@@ -347,6 +358,58 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
         if not any(_same(lat, o) for o in merged):
             merged.append(lat)
     return merged
+
+
+# Two tile sides of a copy scaled by 0.5-1.5 independently along x and y, turned and sheared
+# a little, differ in length by at most about 3 and stand at 90 degrees +- about 35.
+PAIR_RATIO = 3.2
+PAIR_COS = 0.57
+
+
+def _distinct(vs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The vectors, without any that lies (up to sign) within 1 % of an earlier one."""
+    tol = np.maximum(1.0, 0.01 * np.hypot(vs[:, 0], vs[:, 1]))
+    minus = np.hypot(*(vs[:, None, :] - vs[None, :, :]).transpose(2, 0, 1))
+    plus = np.hypot(*(vs[:, None, :] + vs[None, :, :]).transpose(2, 0, 1))
+    near = (np.minimum(minus, plus) < tol[None, :]) & np.tri(len(vs), k=-1, dtype=bool)
+    return np.asarray(vs[~near.any(axis=1)], dtype=np.float64)
+
+
+def _pairs(acf: Autocorrelation, sides: list[Vec], count: int) -> list[tuple[Vec, Vec]]:
+    """Pairs of peak vectors that span a lattice, best first: any aspect ratio and shear.
+
+    A copy stretched along one axis has tile sides of different lengths and, if it was also
+    turned, not at right angles; the partner search near the turned vector misses those. Each
+    pair is judged by the points it predicts beyond its own two peaks (sum, difference and
+    doubles): a tile side paired with a side of the photo's own texture predicts nothing.
+    """
+    if len(sides) < 2:
+        return []
+    vs = _distinct(np.array(sides, dtype=np.float64))
+    n = len(vs)
+    i, j = np.triu_indices(n, 1)
+    a, b = vs[i], vs[j]
+    la, lb = np.hypot(a[:, 0], a[:, 1]), np.hypot(b[:, 0], b[:, 1])
+    cos = np.abs(np.sum(a * b, axis=1)) / (la * lb)
+    ratio = np.maximum(la, lb) / np.minimum(la, lb)
+    ok = (cos < PAIR_COS) & (ratio < PAIR_RATIO)
+    if not ok.any():
+        return []
+    a, b = a[ok], b[ok]
+    # Orient b so that a, b form a right-handed basis (the sign of b is arbitrary).
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    b = np.where((cross < 0)[:, None], -b, b)
+    points = [a + b, a - b, 2 * a, 2 * b, 2 * a + b, a + 2 * b]
+    vals = []
+    for p in points:
+        _, _, v = acf.at_many(p[:, 0], p[:, 1])
+        vals.append(np.where(np.isfinite(v), v, 0.0))
+    stack = np.sort(np.stack(vals, axis=1), axis=1)
+    # The lowest four of six: one texture peak that happens to fall on a predicted point
+    # does not carry a wrong pair.
+    score = stack[:, :4].mean(axis=1)
+    order = np.argsort(-score)[:count]
+    return [(a[k], b[k]) for k in order if score[k] > 2.0]
 
 
 def _partner(acf: Autocorrelation, v1: Vec) -> Vec | None:

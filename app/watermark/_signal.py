@@ -30,14 +30,46 @@ RESIDUAL_SIGMA = 1.5
 # Local energy normalisation: a strong edge must not outvote a hundred quiet cells.
 NORMALISE_SIGMA = 4.0
 CLIP = 3.0
+BUSY_RMS = 2.0
 
 
 def residual(image: F32, sigma: float = RESIDUAL_SIGMA) -> F32:
     """High-pass, locally normalised and clipped: the 'noise' that carries the mark."""
     high = image - cv2.GaussianBlur(image, (0, 0), sigma)
     energy = cv2.GaussianBlur(high * high, (0, 0), NORMALISE_SIGMA)
-    out = high / (np.sqrt(energy) + 1.0)
+    rms = np.sqrt(energy) + 1.0
+    out = high / rms
+    if BUSY_RMS > 0:
+        out *= np.minimum(1.0, BUSY_RMS / rms)
     return np.clip(out, -CLIP, CLIP).astype(np.float32)
+
+
+# Spectral flattening of a residual before it is folded: the spectrum is divided by a smooth
+# estimate of itself (geometric mean over a WHITEN_BOX-bin neighbourhood) and any bin still
+# stronger than WHITEN_CLIP times that estimate is cut down to it. The photo's own periodic
+# structure (tiled walls, checked fabric, fences, floor boards) lives in a few very strong
+# spectral lines that would otherwise survive folding and drown the pilot; the mark spreads
+# over thousands of weak lines and loses almost nothing.
+WHITEN_BOX = 15
+WHITEN_CLIP = 4.0
+# exp(-Euler gamma): the mean of log(exponential) is biased by -gamma.
+_LOG_BIAS = 0.5615
+
+
+def whiten(res: F32) -> F32:
+    """Flatten the residual's spectrum and clip its strongest lines; unit variance out."""
+    h, w = res.shape
+    if min(h, w) < 2 * WHITEN_BOX:
+        return res
+    spec = sfft.rfft2(res, workers=1)
+    power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32)
+    power += np.float32(1e-6 * (float(power.mean()) + 1e-12))
+    box = (WHITEN_BOX, WHITEN_BOX)
+    log_power = np.log(power)
+    level = np.exp(cv2.blur(cv2.blur(log_power, box), box)) * np.float32(_LOG_BIAS)
+    gain = np.float32(1.0) / np.sqrt(np.maximum(level, power / np.float32(WHITEN_CLIP)))
+    out = sfft.irfft2(spec * gain, s=(h, w), workers=1)
+    return np.asarray(out / (float(out.std()) + 1e-12), dtype=np.float32)
 
 
 def cyclic_highpass(tile: F32, sigma: float = RESIDUAL_SIGMA) -> F32:
@@ -70,6 +102,7 @@ class Templates:
     """FFTs (conjugated) of the pilot's residual on the grid, in each orientation."""
 
     pilot_fft: tuple[npt.NDArray[np.complex64], ...]
+    pilot_stack: npt.NDArray[np.complex64]  # the same, stacked (orientation, y, x)
     cell_fft: npt.NDArray[np.complex128]
 
 
@@ -89,7 +122,7 @@ def templates(layout: TileLayout, sigma: float = RESIDUAL_SIGMA) -> Templates:
     ffts = tuple(
         np.conj(np.fft.fft2(undo_dihedral(pilot, o))).astype(np.complex64) for o in ORIENTATIONS
     )
-    return Templates(ffts, _cell_fft(sigma))
+    return Templates(ffts, np.stack(ffts), _cell_fft(sigma))
 
 
 def fold(grid: F32, valid: B8 | None = None) -> tuple[F32, float]:
@@ -154,19 +187,61 @@ def _robust_z(corr: F64, iy: int, ix: int, total: float, total_sq: float) -> flo
 
 
 def find_pilot(folded: F32, tpl: Templates, orientations: Iterable[int] = ORIENTATIONS) -> PilotHit:
-    """Best tile offset and orientation, by correlation with the keyed pilot."""
-    spectrum = sfft.fft2(folded, workers=1)
-    best: PilotHit | None = None
-    for orientation in orientations:
-        corr = sfft.ifft2(spectrum * tpl.pilot_fft[orientation], workers=1).real
-        flat = int(np.argmax(corr))
-        iy, ix = divmod(flat, corr.shape[1])
-        score = _robust_z(corr, iy, ix, float(corr.sum()), float((corr * corr).sum()))
-        if best is None or score > best.score:
-            best = PilotHit(score, orientation, _peak_subsample(corr, iy, ix))
-    if best is None:  # pragma: no cover - orientations is never empty
+    """Best tile offset and orientation, by correlation with the keyed pilot.
+
+    All orientations in one batched FFT: this runs for every lattice hypothesis and every
+    scan step, hundreds of times per read.
+    """
+    picked = list(orientations)
+    if not picked:  # pragma: no cover - orientations is never empty
         raise ValueError("no orientation to search")
-    return best
+    spectrum = sfft.fft2(folded, workers=1)
+    stack = tpl.pilot_stack if len(picked) == len(ORIENTATIONS) else tpl.pilot_stack[picked]
+    corr = sfft.ifft2(spectrum[None] * stack, axes=(1, 2), workers=1).real
+    k, n0, n1 = corr.shape
+    flat = corr.reshape(k, -1)
+    peak_at = np.argmax(flat, axis=1)
+    iy, ix = np.divmod(peak_at, n1)
+    offs = np.arange(-2, 3)
+    rows = (iy[:, None] + offs[None, :]) % n0
+    cols = (ix[:, None] + offs[None, :]) % n1
+    window = corr[np.arange(k)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    n = n0 * n1 - window[0].size
+    mean = (flat.sum(axis=1) - window.sum(axis=(1, 2))) / n
+    var = ((flat * flat).sum(axis=1) - (window * window).sum(axis=(1, 2))) / n - mean * mean
+    peak = flat[np.arange(k), peak_at]
+    scores = (peak - mean) / (np.sqrt(np.maximum(var, 0.0)) + 1e-12)
+    best = int(np.argmax(scores))
+    sub = _peak_subsample(np.asarray(corr[best], np.float64), int(iy[best]), int(ix[best]))
+    return PilotHit(float(scores[best]), picked[best], sub)
+
+
+def other_peaks(folded: F32, tpl: Templates, hit: PilotHit, count: int) -> list[PilotHit]:
+    """The next strongest pilot peaks in the hit's orientation, away from the hit itself.
+
+    A copy averaged or cut together from several downloads holds several tiles, each at its
+    payload's own origin: each shows as its own pilot peak in the one fold.
+    """
+    corr = pilot_correlation(folded, tpl, hit.orientation)
+    n0, n1 = corr.shape
+    total, total_sq = float(corr.sum()), float((corr * corr).sum())
+    work = corr.copy()
+    taken = [(round(hit.offset[0]) % n0, round(hit.offset[1]) % n1)]
+    out: list[PilotHit] = []
+    floor = float(work.min())
+    while len(out) < count:
+        for ty, tx in taken:
+            rows = [(ty + d) % n0 for d in range(-2, 3)]
+            cols = [(tx + d) % n1 for d in range(-2, 3)]
+            work[np.ix_(rows, cols)] = floor
+        flat = int(np.argmax(work))
+        iy, ix = divmod(flat, n1)
+        score = _robust_z(corr, iy, ix, total, total_sq)
+        if score < 3.0:
+            break
+        out.append(PilotHit(score, hit.orientation, _peak_subsample(corr, iy, ix)))
+        taken.append((iy, ix))
+    return out
 
 
 def shift(tile: F32, dy: float, dx: float) -> F32:

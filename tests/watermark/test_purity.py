@@ -8,7 +8,7 @@ from pathlib import Path
 import app.watermark
 
 ALLOWED = {
-    "__future__", "collections", "dataclasses", "functools", "hashlib", "hmac", "itertools",
+    "__future__", "collections", "dataclasses", "functools", "hashlib", "hmac", "io", "itertools",
     "math", "statistics", "typing", "bchlib", "cv2", "numpy", "scipy", "PIL",
 }  # fmt: skip
 
