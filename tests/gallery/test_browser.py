@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
 
 from app.auth.sessions import start_session
 from app.db import utcnow
+from app.deliveries.models import Delivery
 from app.jobs import JobQueue
 from app.web.context import runtime
 from app.web.identity import session_cookie_name
@@ -66,3 +70,38 @@ def test_the_viewer_answers_the_arrow_keys_and_escape(
     finally:
         page.context.close()
     assert errors == []
+
+
+def test_a_phone_screenshot_of_a_preview_names_the_viewer(
+    live_server: LiveServer, browser: Any
+) -> None:
+    """A screenshot of the preview page on a phone (390 x 844 CSS px at 3x, the page's own
+    header and buttons in it) reads back, blind, to this guardian's preview delivery."""
+    app = live_server.app
+    runtime(app).jobs = JobQueue(None)
+    with runtime(app).database.session_scope() as session:
+        gallery = make_gallery(app, session, photos=2)
+        token = start_session(session, gallery.guardian, now=utcnow()).token
+        event_id, photo_id = gallery.event.id, gallery.photos[0].id
+        guardian_id = gallery.guardian.id
+    with app.test_request_context():
+        cookie = session_cookie_name()
+    page = _phone_page(browser, live_server, token, cookie)
+    try:
+        page.goto(f"{live_server.url}/events/{event_id}/photos/{photo_id}")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('[data-preview]');"
+            " return i && i.complete && i.naturalWidth > 0; }"
+        )
+        shot = page.screenshot(type="png")
+    finally:
+        page.context.close()
+    screenshot = Image.open(io.BytesIO(shot)).convert("RGB")
+    assert screenshot.size == (1170, 2532)
+
+    found = runtime(app).watermarks.keyring.extract(screenshot)
+    with runtime(app).database.session_scope(write=False) as session:
+        delivery = session.scalars(select(Delivery).where(Delivery.photo_id == photo_id)).one()
+        assert delivery.guardian_id == guardian_id
+        assert delivery.os == "iOS"
+        assert found.payload == delivery.mark
