@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Guardian
 from app.deliveries.models import Delivery, DeliveryKind
-from app.imaging import encode_jpeg
-from app.imaging.overlay import tiled_text
+from app.imaging.overlay import apply_overlay
 from app.keys import WatermarkKeys
 from app.photos.blobs import PREVIEW, read_derivative
 from app.photos.models import Photo
@@ -146,13 +147,29 @@ def marked_preview(
     key = blobs.open_key(photo.wrapped_key)
     if blobs.exists(photo.id, kind, key):
         return blobs.get(photo.id, kind, key)
-    with Image.open(io.BytesIO(read_derivative(blobs, photo, PREVIEW))) as opened:
-        preview = opened.convert("RGB")
-    shown = tiled_text(preview, overlay, fallback=fallback)
-    marked = watermarks.keyring[delivery.key_id].embed(shown, delivery.mark)
-    data = encode_jpeg(marked, MARKED_PREVIEW_QUALITY)
+    pixels = decode_rgb(read_derivative(blobs, photo, PREVIEW))
+    shown = apply_overlay(pixels, overlay, fallback=fallback)
+    marked = watermarks.keyring[delivery.key_id].embed_array(shown, delivery.mark)
+    data = encode_rgb(marked, MARKED_PREVIEW_QUALITY)
     blobs.put(photo.id, kind, data, key)
     return data
+
+
+def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
+    """A stored derivative (a clean JPEG: no orientation to apply) as an RGB array."""
+    import cv2  # loaded by the first mark, like the watermark engine (app.keys)
+
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("stored derivative could not be decoded")
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+
+
+def encode_rgb(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
+    """An RGB array as a baseline JPEG (4:2:0, no metadata)."""
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=quality, subsampling="4:2:0")
+    return out.getvalue()
 
 
 def forget_marked_previews(session: Session, blobs: EncryptedBlobs, *, day: dt.date) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.photos.models import Album, Event, Photo
 from app.photos.queries import released
@@ -22,7 +22,8 @@ class EventPage:
 
     photos: Sequence[Photo]
     next_after: int | None
-    total: int
+    #: How many photos the filters select in all (None when not asked for).
+    total: int | None
 
 
 def _filter(album_id: int | None, classroom_id: int | None) -> ColumnElement[bool]:
@@ -50,13 +51,19 @@ def event_page(
     limit: int,
     album_id: int | None = None,
     classroom_id: int | None = None,
+    count: bool = True,
 ) -> EventPage:
-    """Up to ``limit`` released photos of ``event`` with ids above ``after``, in order."""
+    """Up to ``limit`` released photos of ``event`` with ids above ``after``, in order;
+    with ``count``, how many there are in all (the scrolling JSON page does not ask)."""
     query = _released_in(event, album_id, classroom_id)
     photos = session.scalars(
         query.where(Photo.id > after).order_by(Photo.id).limit(limit + 1)
     ).all()
-    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    total = (
+        int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        if count
+        else None
+    )
     more = len(photos) > limit
     shown = photos[:limit]
     return EventPage(photos=shown, next_after=shown[-1].id if more and shown else None, total=total)
@@ -88,3 +95,13 @@ def cover_photos(session: Session, event_ids: Iterable[int]) -> dict[int, int]:
         .group_by(Photo.event_id)
     )
     return {row[0]: row[1] for row in rows}
+
+
+def event_albums(session: Session, event: Event) -> Sequence[Album]:
+    """The event's albums by name, with their classes (one query, whatever their number)."""
+    return session.scalars(
+        select(Album)
+        .where(Album.event_id == event.id)
+        .options(joinedload(Album.classroom))
+        .order_by(Album.name, Album.id)
+    ).all()

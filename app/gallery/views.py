@@ -28,7 +28,7 @@ from app.auth.models import Guardian
 from app.deliveries.services import Recipient, marked_preview, preview_delivery, viewer_code
 from app.errors import NotFound
 from app.extensions import client_ip, limiter
-from app.gallery.services import EventPage, cover_photos, event_page, neighbours
+from app.gallery.services import EventPage, cover_photos, event_albums, event_page, neighbours
 from app.photos.blobs import THUMBNAIL, read_derivative
 from app.photos.models import Event, Photo
 from app.photos.queries import family_events, visible_event, visible_photo
@@ -112,7 +112,7 @@ def _filters() -> dict[str, Any]:
     return {name: value for name, value in chosen.items() if value}
 
 
-def _page(event: Event) -> EventPage:
+def _page(event: Event, *, count: bool = True) -> EventPage:
     filters = _filters()
     return event_page(
         db_session(),
@@ -121,6 +121,7 @@ def _page(event: Event) -> EventPage:
         limit=PAGE_SIZE,
         album_id=filters.get("album"),
         classroom_id=filters.get("class"),
+        count=count,
     )
 
 
@@ -131,13 +132,15 @@ def show_event(event_id: int) -> str:
     event = _event(family, event_id)
     page = _page(event)
     filters = _filters()
+    albums = event_albums(db_session(), event)
     return render_template(
         "gallery/event.html",
         event=event,
+        albums=albums,
         page=page,
         filters=filters,
         classes=sorted(
-            {album.classroom for album in event.albums if album.classroom is not None},
+            {album.classroom for album in albums if album.classroom is not None},
             key=lambda classroom: classroom.label,
         ),
         cart_endpoint=_cart_endpoint(),
@@ -151,7 +154,7 @@ def event_photos(event_id: int) -> Response:
     """The next page of the grid, for infinite scrolling."""
     _guardian, family = _member()
     event = _event(family, event_id)
-    page = _page(event)
+    page = _page(event, count=False)
     filters = _filters()
     return jsonify(
         photos=[

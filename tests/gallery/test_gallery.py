@@ -271,8 +271,10 @@ def test_thumbnails_are_private_and_unmarked(
 
 @contextmanager
 def _counting(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile (the test application's sessions all use the one
+    connection its transaction is on, so the listener goes on that connection's engine)."""
     statements: list[str] = []
-    engine = runtime(app).database.engine
+    engine = runtime(app).database.sessionmaker.kw["bind"].engine
 
     def count(*args: Any) -> None:
         statements.append(str(args[2])[:60])
@@ -284,7 +286,7 @@ def _counting(app: Flask) -> Iterator[list[str]]:
         sa_event.remove(engine, "before_cursor_execute", count)
 
 
-def test_the_event_page_costs_the_same_queries_for_few_and_many_photos(
+def test_the_event_page_costs_the_same_queries_for_few_and_many_photos_and_albums(
     app: Flask, gallery: Gallery, login_as: Signer, session: Session
 ) -> None:
     client = login_as(gallery.guardian)
@@ -303,9 +305,14 @@ def test_the_event_page_costs_the_same_queries_for_few_and_many_photos(
                 wrapped_key=photo.wrapped_key,
             )
         )
+    for n in range(4):  # and albums, each tied to a class of its own
+        classroom = make_classroom(session, gallery.school)
+        session.add(Album(event_id=gallery.event.id, name=f"A{n}", classroom_id=classroom.id))
     session.commit()
+    session.expunge_all()  # the request must load what it shows, not find it at hand
     with _counting(app) as many:
         page = client.get(path).get_data(as_text=True)
+    assert few
     assert len(many) == len(few)
     assert page.count("/thumbnail.jpg") == 60  # one page; the rest by keyset paging
     assert "after=" in page
