@@ -380,12 +380,12 @@ def bench_pages(
 STEPS = (
     "unwrap key + cache lookup",
     "decrypt + decode",
-    "overlay (layer reused: same viewer and size)",
+    "overlay (cell reused: same viewer and size)",
     "embed the mark",
-    "JPEG encode (optimized)",
+    "JPEG encode",
     "encrypt + write (fsync)",
 )
-NEW_VIEWER = "overlay, a new viewer (layer drawn)"
+NEW_VIEWER = "overlay, a new viewer (cell drawn)"
 PLAIN_STEPS = ("plain Pillow: decode", "plain Pillow: encode")
 
 
@@ -477,8 +477,8 @@ class Marker:
     def steps(self, photo: Photo, delivery: Delivery, steps: dict[str, list[Sample]]) -> None:
         """``marked_preview``'s steps one at a time, with its own functions, in its order
         (written under a kind of the benchmark's own, then deleted)."""
-        from app.imaging import encode_jpeg
-        from app.imaging.overlay import tiled_text
+        from app.deliveries.services import decode_bgr, encode_bgr
+        from app.imaging.overlay import apply_overlay
         from app.photos.blobs import PREVIEW, read_derivative
 
         if photo.wrapped_key is None:
@@ -488,21 +488,21 @@ class Marker:
             key = self.blobs.open_key(photo.wrapped_key)
             self.blobs.exists(photo.id, kind, key)
         with stopwatch(steps[STEPS[1]]):
-            stored = read_derivative(self.blobs, photo, PREVIEW)
-            with Image.open(io.BytesIO(stored)) as opened:
-                preview = opened.convert("RGB")
+            pixels = decode_bgr(read_derivative(self.blobs, photo, PREVIEW))
         with stopwatch(steps[STEPS[2]]):
-            shown = tiled_text(preview, self.overlay, fallback=self.fallback)
+            shown = apply_overlay(pixels, self.overlay, fallback=self.fallback)
         with stopwatch(steps[STEPS[3]]):
-            embedded = self.watermarks.keyring[delivery.key_id].embed(shown, delivery.mark)
+            embedded = self.watermarks.keyring[delivery.key_id].embed_array(
+                shown, delivery.mark, bgr=True, in_place=True
+            )
         with stopwatch(steps[STEPS[4]]):
-            encoded = encode_jpeg(embedded, self.quality)
+            encoded = encode_bgr(embedded, self.quality)
         with stopwatch(steps[STEPS[5]]):
             self.blobs.put(photo.id, kind, encoded, key)
         self.blobs.delete(photo.id, kind, key)
-        # A viewer's first preview of a size draws the overlay layer instead of reusing it.
+        # A viewer's first preview of a size draws the overlay's cell instead of reusing it.
         with stopwatch(steps[NEW_VIEWER]):
-            tiled_text(preview, f"{self.overlay} {delivery.mark}", fallback=self.fallback)
+            apply_overlay(pixels, f"{self.overlay} {delivery.mark}", fallback=self.fallback)
 
 
 def bench_previews(
@@ -514,7 +514,7 @@ def bench_previews(
     results = PreviewResults(quality=marker.quality)
     photos = world.processed
     # Deliveries of future days: today's is left for the route's first look below. The
-    # process's first mark loads the engine (OpenCV, SciPy) and draws the overlay layer.
+    # process's first mark loads the engine (OpenCV, SciPy) and draws the overlay cell.
     with stopwatch(results.first):
         marker.mark(photos[0], marker.delivery(photos[0], 1000))
     for day in range(1, rounds + 1):
@@ -653,7 +653,7 @@ def render_previews(results: PreviewResults) -> str:
             ms(median_cpu(results.cached)),
         ),
         (
-            "the process's first mark (engine loaded, layer drawn)",
+            "the process's first mark (engine loaded, overlay cell drawn)",
             ms(results.first[0].wall),
             ms(results.first[0].cpu),
         ),

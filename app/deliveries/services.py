@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import io
 import logging
 import secrets
 from dataclasses import dataclass
@@ -19,14 +18,12 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import Guardian
 from app.deliveries.models import Delivery, DeliveryKind
-from app.imaging.overlay import apply_overlay
 from app.keys import WatermarkKeys
 from app.photos.blobs import PREVIEW, read_derivative
 from app.photos.models import Photo
@@ -147,29 +144,38 @@ def marked_preview(
     key = blobs.open_key(photo.wrapped_key)
     if blobs.exists(photo.id, kind, key):
         return blobs.get(photo.id, kind, key)
-    pixels = decode_rgb(read_derivative(blobs, photo, PREVIEW))
+    from app.imaging.overlay import apply_overlay  # OpenCV, loaded by the first mark
+
+    pixels = decode_bgr(read_derivative(blobs, photo, PREVIEW))
     shown = apply_overlay(pixels, overlay, fallback=fallback)
-    marked = watermarks.keyring[delivery.key_id].embed_array(shown, delivery.mark)
-    data = encode_rgb(marked, MARKED_PREVIEW_QUALITY)
+    marked = watermarks.keyring[delivery.key_id].embed_array(
+        shown, delivery.mark, bgr=True, in_place=True
+    )
+    data = encode_bgr(marked, MARKED_PREVIEW_QUALITY)
     blobs.put(photo.id, kind, data, key)
     return data
 
 
-def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
-    """A stored derivative (a clean JPEG: no orientation to apply) as an RGB array."""
+def decode_bgr(data: bytes) -> npt.NDArray[np.uint8]:
+    """A stored derivative (a clean JPEG: no orientation to apply) as a BGR array."""
     import cv2  # loaded by the first mark, like the watermark engine (app.keys)
 
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError("stored derivative could not be decoded")
-    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+    return np.asarray(bgr, np.uint8)
 
 
-def encode_rgb(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
-    """An RGB array as a baseline JPEG (4:2:0, no metadata)."""
-    out = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=quality, subsampling="4:2:0")
-    return out.getvalue()
+def encode_bgr(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
+    """A BGR array as a baseline JPEG (4:2:0, no metadata), by libjpeg-turbo. Huffman
+    tables are not optimised: it would save about 8 % of the bytes for twice the time."""
+    import cv2
+
+    options = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, 0x221111]
+    ok, encoded = cv2.imencode(".jpg", pixels, options)
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit array
+        raise ValueError("marked preview could not be encoded")
+    return bytes(encoded.tobytes())
 
 
 def forget_marked_previews(session: Session, blobs: EncryptedBlobs, *, day: dt.date) -> int:

@@ -8,8 +8,9 @@ fallback is drawn.
 
 The pattern repeats on a rectangular period, so one small cell per text and size is drawn
 and kept (well under a megabyte), and a preview of any size is covered by repeating it in
-numpy: a viewer's first preview does not pay for drawing a full-size layer, and a worker
-serving many viewers does not keep one full-size layer per viewer.
+numpy and blending with OpenCV: a viewer's first preview does not pay for drawing a
+full-size layer, and a worker serving many viewers does not keep one full-size layer per
+viewer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
@@ -38,7 +40,6 @@ EDGE_ALPHA: Final = 56
 ANGLE: Final = 30
 
 U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
 
 
 @functools.cache
@@ -65,10 +66,11 @@ def text_size(width: int, height: int) -> int:
 
 @dataclass(frozen=True)
 class Cell:
-    """One period of the pattern, ready to blend: ``out = (pixel * keep + add) / 255``."""
+    """One period of the pattern, ready to blend:
+    ``out = pixel - pixel * alpha / 255 + paint``."""
 
-    keep: U16  # (h, w, 1): 255 - alpha
-    add: U16  # (h, w, 1): colour * alpha
+    alpha: U8  # (h, w, 3): the opacity, the same in every channel
+    paint: U8  # (h, w, 3): colour * alpha / 255
 
 
 @functools.lru_cache(maxsize=256)
@@ -116,7 +118,11 @@ def overlay_cell(shown: str, size: int) -> Cell:
     )
     pixels = np.asarray(middle, np.uint16)
     lum, alpha = pixels[..., :1], pixels[..., 1:]
-    return Cell(keep=(255 - alpha).astype(np.uint16), add=(lum * alpha).astype(np.uint16))
+    paint = (lum * alpha + 127) // 255
+    return Cell(
+        alpha=np.repeat(alpha, 3, axis=2).astype(np.uint8),
+        paint=np.repeat(paint, 3, axis=2).astype(np.uint8),
+    )
 
 
 def _paste(canvas: Image.Image, tile: Image.Image, x: int, y: int) -> None:
@@ -134,17 +140,17 @@ def apply_overlay(pixels: U8, text: str, *, fallback: str) -> U8:
     shown = text if _drawable(text) else fallback
     height, width = pixels.shape[:2]
     cell = overlay_cell(shown, text_size(width, height))
-    cell_h, cell_w = cell.keep.shape[:2]
+    cell_h, cell_w = cell.alpha.shape[:2]
     # The pattern is anchored at the image's centre, so a crop of the middle keeps it whole.
     off_y = (-(height // 2)) % cell_h
     off_x = (-(width // 2)) % cell_w
     reps = (-(-(height + off_y) // cell_h), -(-(width + off_x) // cell_w), 1)
-    keep = np.tile(cell.keep, reps)[off_y : off_y + height, off_x : off_x + width]
-    add = np.tile(cell.add, reps)[off_y : off_y + height, off_x : off_x + width]
-    blended = pixels.astype(np.uint16) * keep + add
-    blended += 127
-    blended //= 255
-    return blended.astype(np.uint8)
+    rows, columns = slice(off_y, off_y + height), slice(off_x, off_x + width)
+    alpha = np.tile(cell.alpha, reps)[rows, columns]
+    paint = np.tile(cell.paint, reps)[rows, columns]
+    # OpenCV's saturating uint8 arithmetic: a quarter of numpy's time in uint16.
+    dimmed = cv2.subtract(pixels, cv2.multiply(pixels, alpha, scale=1 / 255))
+    return np.asarray(cv2.add(dimmed, paint), np.uint8)
 
 
 def tiled_text(image: Image.Image, text: str, *, fallback: str) -> Image.Image:

@@ -107,17 +107,22 @@ class Watermarker:
             raise InvalidPayload(f"payload must be in [0, 2**{self.payload_bits}), got {value}")
         return value
 
-    def embed_array(self, rgb: U8Image, payload: int) -> U8Image:
-        """Mark an (h, w, 3) uint8 array (RGB or BGR); deterministic for (key, payload, pixels)."""
+    def embed_array(
+        self, rgb: U8Image, payload: int, *, bgr: bool = False, in_place: bool = False
+    ) -> U8Image:
+        """Mark an (h, w, 3) uint8 array, RGB (or BGR with ``bgr``, OpenCV's order: the luma
+        that sets the mark's strength weighs the channels accordingly); deterministic for
+        (key, payload, pixels). ``in_place`` marks the caller's array itself."""
         value = self._check_payload(payload)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise UnsupportedImage("expected an (h, w, 3) uint8 array")
         height, width = rgb.shape[:2]
         check_size(width, height)
         grid = _embed.Grid.for_size(width, height)
-        luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8)
+        to_gray = cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY
+        luma = np.asarray(cv2.cvtColor(rgb, to_gray), np.uint8)
         delta = self._difference(_embed.grid_luma(luma, grid), grid, value)
-        return _embed.apply_difference(rgb, delta)
+        return _embed.apply_difference(rgb, delta, in_place=in_place)
 
     def embed(self, image: Image.Image, payload: int) -> Image.Image:
         """Return an RGB copy of ``image`` of the same size carrying ``payload``."""
