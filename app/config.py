@@ -214,6 +214,9 @@ class Settings:
     #: An S3-compatible endpoint (MinIO, Ceph, …); empty means AWS itself.
     s3_endpoint_url: str = ""
     s3_region: str = ""
+    #: Days a family has to pay an order by school invoice (bank transfer or cash) before it
+    #: expires and its photos go back to the cart's choice.
+    invoice_days: int = 14
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -310,6 +313,9 @@ class Settings:
             s3_prefix=get("PHOTOGATE_S3_PREFIX") or "",
             s3_endpoint_url=get("PHOTOGATE_S3_ENDPOINT_URL") or "",
             s3_region=get("PHOTOGATE_S3_REGION") or "",
+            invoice_days=_parse_int(
+                "PHOTOGATE_INVOICE_DAYS", get("PHOTOGATE_INVOICE_DAYS") or "14", minimum=1
+            ),
         )
         settings.validate()
         return settings

@@ -16,6 +16,15 @@ from app.auth.models import (
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
 from app.families.models import Invitation
+from app.orders.models import (
+    CartItem,
+    Entitlement,
+    Order,
+    OrderItem,
+    PaymentEvent,
+    Price,
+    PriceList,
+)
 from app.photos.models import (
     Album,
     Event,
@@ -32,18 +41,25 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "CartItem",
     "Classroom",
     "Delivery",
     "DeliveryKind",
     "Enrolment",
+    "Entitlement",
     "Event",
     "Family",
     "Guardian",
     "Invitation",
     "OidcLoginRequest",
+    "Order",
+    "OrderItem",
+    "PaymentEvent",
     "Photo",
     "PhotoDeletion",
     "PhotoStatus",
+    "Price",
+    "PriceList",
     "RecoveryCode",
     "School",
     "SetPasswordLink",

@@ -34,6 +34,13 @@ class Permission(enum.StrEnum):
     PHOTOS_MODERATE = "photos:moderate"
     #: Tokens for upload tools (photographers).
     API_TOKENS_MANAGE = "api_tokens:manage"
+    #: A school's orders: mark paid, cancel, refund, sales reports.
+    ORDERS_MANAGE = "orders:manage"
+    #: Set the prices of events (school administrators for their school, photographers
+    #: for the events they are assigned to).
+    PRICES_MANAGE = "prices:manage"
+    #: The print lab's export of an event's paid print lines.
+    PRINTS_EXPORT = "prints:export"
 
 
 _SCHOOL_STAFF: Final = frozenset(
@@ -45,6 +52,9 @@ _SCHOOL_STAFF: Final = frozenset(
         Permission.STUDIO_USE,
         Permission.EVENTS_MANAGE,
         Permission.PHOTOS_MODERATE,
+        Permission.ORDERS_MANAGE,
+        Permission.PRICES_MANAGE,
+        Permission.PRINTS_EXPORT,
     }
 )
 
@@ -53,7 +63,13 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.OPERATOR: _SCHOOL_STAFF | {Permission.SCHOOLS_ALL, Permission.AUDIT_VIEW},
     StaffRole.SCHOOL_ADMIN: _SCHOOL_STAFF,
     StaffRole.PHOTOGRAPHER: frozenset(
-        {Permission.STUDIO_USE, Permission.EVENTS_UPLOAD, Permission.API_TOKENS_MANAGE}
+        {
+            Permission.STUDIO_USE,
+            Permission.EVENTS_UPLOAD,
+            Permission.API_TOKENS_MANAGE,
+            Permission.PRICES_MANAGE,
+            Permission.PRINTS_EXPORT,
+        }
     ),
 }
 

@@ -21,6 +21,11 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
+    #: Who sells the school's photos, as receipts name it (the school or its photo studio),
+    #: and its qualified-invoice registration number ("T" + 13 digits). Without a number a
+    #: receipt says plainly that it is not a qualified invoice.
+    seller_name: Mapped[str] = mapped_column(String(200), default="")
+    invoice_registration: Mapped[str | None] = mapped_column(String(14))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     classrooms: Mapped[list[Classroom]] = relationship(

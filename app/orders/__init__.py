@@ -1,0 +1,1 @@
+"""What families buy: prices, the cart, orders, payments, receipts and entitlements."""
