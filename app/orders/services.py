@@ -47,16 +47,19 @@ MAX_PRICE_YEN = 1_000_000
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 
 
+#: What each product is called on pages and receipts (translated when shown).
+PRODUCT_LABELS: dict[Product, str] = {
+    Product.DIGITAL: _l("Download"),
+    Product.PRINT_L: _l("Print, L size"),
+    Product.PRINT_2L: _l("Print, 2L size"),
+    Product.PRINT_6GIRI: _l("Print, 6-giri"),
+    Product.PRINT_A4: _l("Print, A4"),
+}
+
+
 def product_label(product: Product) -> str:
-    """What the product is called on pages and receipts."""
-    labels = {
-        Product.DIGITAL: _l("Download"),
-        Product.PRINT_L: _l("Print, L size"),
-        Product.PRINT_2L: _l("Print, 2L size"),
-        Product.PRINT_6GIRI: _l("Print, 6-giri"),
-        Product.PRINT_A4: _l("Print, A4"),
-    }
-    return str(labels[product])
+    """What the product is called, in the current language."""
+    return str(PRODUCT_LABELS[product])
 
 
 # -- prices --------------------------------------------------------------------------
@@ -322,14 +325,14 @@ def place_order(
     if existing is not None:
         return existing, False
     cart = current_cart(session, family, now)
-    if not cart.lines:
-        raise Invalid(_l("Your cart is empty."))
     if cart.unavailable or (
         confirmed_total_yen is not None and confirmed_total_yen != cart.total_yen
     ):
         raise Conflict(
             _l("Your cart has changed since you looked at it. Check it and order again.")
         )
+    if not cart.lines:
+        raise Invalid(_l("Your cart is empty."))
     order = Order(
         number=new_order_number(),
         school_id=family.school_id,

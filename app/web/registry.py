@@ -17,10 +17,11 @@ def register_blueprints(app: Flask) -> None:
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
     from app.main.views import bp as main
+    from app.orders.views import bp as orders
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, gallery, admin, studio, studio_api):
+    for blueprint in (main, auth, families, gallery, orders, admin, studio, studio_api):
         app.register_blueprint(blueprint)
 
 

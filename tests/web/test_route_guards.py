@@ -9,6 +9,7 @@ test: the walk makes them decide who may use it.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from app.auth.models import Guardian, StaffRole, StaffUser
 from app.auth.policies import SYSTEM
 from app.db import utcnow
 from app.families.models import Invitation, InvitationKind
+from app.orders.models import CartItem, PaymentMethod, Product
+from app.orders.services import place_order, set_prices
 from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.processing import process_photo
 from app.studio.services import IncomingFile, create_api_token, upload_photos
@@ -124,6 +127,25 @@ ACCESS: dict[str, frozenset[Role]] = {
     "studio.unassign": SCHOOL_MANAGERS,
     "studio.tokens": frozenset({Role.PHOTOGRAPHER}),
     "studio.revoke_token": frozenset({Role.PHOTOGRAPHER}),
+    "orders.add_to_cart": frozenset({Role.GUARDIAN}),
+    "orders.show_cart": frozenset({Role.GUARDIAN}),
+    "orders.change_quantity": frozenset({Role.GUARDIAN}),
+    "orders.remove_item": frozenset({Role.GUARDIAN}),
+    "orders.checkout": frozenset({Role.GUARDIAN}),
+    "orders.my_orders": frozenset({Role.GUARDIAN}),
+    "orders.show_order": frozenset({Role.GUARDIAN}),
+    "orders.cancel_my_order": frozenset({Role.GUARDIAN}),
+    "orders.receipt": frozenset({Role.GUARDIAN}),
+    "orders.entitlements": frozenset({Role.GUARDIAN}),
+    "orders.sales": SCHOOL_MANAGERS,
+    "orders.sales_csv": SCHOOL_MANAGERS,
+    "orders.event_orders_view": SCHOOL_MANAGERS,
+    "orders.school_order_view": SCHOOL_MANAGERS,
+    "orders.mark_paid": SCHOOL_MANAGERS,
+    "orders.school_cancel": SCHOOL_MANAGERS,
+    "orders.refund": SCHOOL_MANAGERS,
+    "orders.edit_prices": EVENT_STAFF,
+    "orders.print_list": EVENT_STAFF,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
@@ -164,6 +186,29 @@ def world(app: Flask, session: Session) -> World:
     session.add(invitation)
     session.flush()
     token = create_api_token(session, photographer, "laptop", now=utcnow())
+    set_prices(
+        session,
+        SYSTEM,
+        event,
+        {Product.DIGITAL: 1200, Product.PRINT_L: 300},
+        downloads_allowed=3,
+        download_days=30,
+        now=utcnow(),
+    )
+    cart_item = CartItem(family_id=family.id, photo_id=photo.id, product=Product.PRINT_L)
+    session.add(cart_item)
+    order, _created = place_order(
+        session,
+        family,
+        guardian,
+        method=PaymentMethod.INVOICE,
+        idempotency_key="route-guards-order",
+        confirmed_total_yen=None,
+        pay_within=dt.timedelta(days=14),
+        now=utcnow(),
+    )
+    cart_item = CartItem(family_id=family.id, photo_id=photo.id, product=Product.DIGITAL)
+    session.add(cart_item)
     session.commit()
     return World(
         accounts={
@@ -182,6 +227,8 @@ def world(app: Flask, session: Session) -> World:
             "photo_id": photo.id,
             "user_id": colleague.id,
             "token_id": token.record.id,
+            "order_id": order.id,
+            "item_id": cart_item.id,
             # A session id that exists but belongs to nobody signed in here.
             "session_id": 1,
             "kind": "thumbnail",
