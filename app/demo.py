@@ -108,6 +108,7 @@ def seed_demo(session: Session, runtime: Runtime) -> DemoReport:
     event = session.scalar(select(Event).where(Event.school_id == school.id))
     if event is not None:
         _ensure_demo_photos(session, runtime, event)
+        _ensure_prices(session, school, event)
         report.event = event.title
         report.photos = len(event.photos)
     _refresh_family_access(session, runtime, school, report)
@@ -133,6 +134,37 @@ def _refresh_family_access(
         now=utcnow(),
     )
     report.invitations = [(item.family.display_name, item.code) for item in issued]
+
+
+#: The demo's price list in yen, tax included: a download and the four print sizes.
+DEMO_PRICES = {
+    "digital": 1100,
+    "print_l": 330,
+    "print_2l": 550,
+    "print_6giri": 1650,
+    "print_a4": 2200,
+}
+
+
+def _ensure_prices(session: Session, school: School, event: Event) -> None:
+    """The demo event is on sale with prices, and its receipts name a seller."""
+    from app.orders.models import Product
+    from app.orders.services import price_list_of, set_prices
+
+    if not school.seller_name:
+        school.seller_name = "Sakura Photo Studio (demo)"
+        # A number in the qualified-invoice format; it belongs to no real business.
+        school.invoice_registration = "T0000000000000"
+    if price_list_of(session, event.id) is None:
+        set_prices(
+            session,
+            SYSTEM,
+            event,
+            {Product(name): amount for name, amount in DEMO_PRICES.items()},
+            downloads_allowed=3,
+            download_days=30,
+            now=utcnow(),
+        )
 
 
 def _create_school(session: Session) -> School:

@@ -29,6 +29,7 @@ from app.deliveries.services import Recipient, marked_preview, preview_delivery,
 from app.errors import NotFound
 from app.extensions import client_ip, limiter
 from app.gallery.services import EventPage, cover_photos, event_albums, event_page, neighbours
+from app.orders.services import bought_photo_ids
 from app.photos.blobs import THUMBNAIL, read_derivative
 from app.photos.models import Event, Photo
 from app.photos.queries import family_events, visible_event, visible_photo
@@ -90,6 +91,9 @@ def home() -> str | WerkzeugResponse:
     moment = now()
     open_events, closed = family_events(db_session(), family.id, family.school_id, moment)
     covers = cover_photos(db_session(), [event.id for event in open_events])
+    bought = bought_photo_ids(
+        db_session(), family.id, [event.id for event in [*open_events, *closed]]
+    )
     closes_in = {
         event.id: max(0, math.ceil((event.sale_ends_at - moment).total_seconds() / 86400))
         for event in open_events
@@ -101,6 +105,7 @@ def home() -> str | WerkzeugResponse:
         closed_events=closed,
         covers=covers,
         closes_in=closes_in,
+        bought=bought,
     )
 
 

@@ -1,4 +1,4 @@
-"""The demo event's generated photos go through the real pipeline."""
+"""The demo event's generated photos go through the real pipeline, and the event sells."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Settings
-from app.demo import DEMO_PHOTO_COUNT, seed_demo
+from app.demo import DEMO_PHOTO_COUNT, DEMO_PRICES, seed_demo
+from app.orders.models import Product
+from app.orders.services import price_list_of
 from app.photos.blobs import MASTER, ORIGINAL, PREVIEW, THUMBNAIL
 from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.queries import visible_photos
@@ -42,6 +44,11 @@ def test_demo_photos_are_stored_encrypted_and_ready(tmp_path: Path) -> None:
                 assert blobs.get(photo.id, ORIGINAL, photo.wrapped_key).startswith(b"\xff\xd8")
                 for kind in (MASTER, PREVIEW, THUMBNAIL):
                     assert_clean_large_jpeg(blobs.get(photo.id, kind, photo.wrapped_key))
+            # The demo sells: the event has prices and receipts name a seller.
+            price_list = price_list_of(session, event.id)
+            assert price_list is not None
+            assert price_list.price_of(Product.DIGITAL) == DEMO_PRICES["digital"]
+            assert event.school.seller_name
         files = blob_files(settings.blob_dir)
         assert len(files) == 4 * DEMO_PHOTO_COUNT
         assert not any(path.read_bytes().startswith(SIGNATURES) for path in files)
