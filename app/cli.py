@@ -69,6 +69,7 @@ def serve(host: str, port: int) -> None:
         raise click.ClickException("use gunicorn in production (see docker/)")
     provider = _start_local_provider(app, runtime().settings)
     _recover_interrupted_work()
+    _start_housekeeping(runtime())
     click.echo(f"PhotoGate on http://{host}:{port}  (Ctrl+C stops it)")
     # run_simple, not app.run(): Flask ignores app.run() inside its own CLI.
     from werkzeug.serving import run_simple
@@ -78,6 +79,39 @@ def serve(host: str, port: int) -> None:
     finally:
         if provider is not None:
             provider.stop()
+
+
+#: Seconds between housekeeping runs of the development server (no worker runs them).
+HOUSEKEEPING_EVERY = 300
+
+
+def _start_housekeeping(held: Any) -> None:
+    """Run the housekeeping now and then every few minutes in a daemon thread."""
+    import threading
+
+    from app.housekeeping import tidy
+
+    def loop() -> None:
+        stop = threading.Event()
+        while True:
+            tidy(held)
+            stop.wait(HOUSEKEEPING_EVERY)
+
+    threading.Thread(target=loop, name="housekeeping", daemon=True).start()
+
+
+@cli.command("tidy")
+@with_appcontext
+def tidy_command() -> None:
+    """Expire unpaid orders and clear old marked previews (for a cron job; the worker and
+    the development server already run this every few minutes)."""
+    from app.housekeeping import tidy
+
+    report = tidy(runtime())
+    click.echo(
+        f"{report.expired_orders} unpaid orders expired; "
+        f"{report.preview_deliveries_cleared} preview deliveries' copies cleared"
+    )
 
 
 def _recover_interrupted_work() -> None:

@@ -1,4 +1,5 @@
-"""The RQ worker of ``photogate worker``: RQ's own, plus the reaper between jobs."""
+"""The RQ worker of ``photogate worker``: RQ's own, plus the reaper and the housekeeping
+(:mod:`app.housekeeping`) between jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from rq import Worker
 
+from app.housekeeping import tidy
 from app.jobs import worker_runtime
 from app.photos.blobs import sweep_abandoned_writes
 from app.photos.reaper import reap
@@ -36,3 +38,4 @@ class PhotoWorker(Worker):
         except Exception:
             # The worker keeps working whatever the reaper met; the next run tries again.
             logger.exception("reaper run failed")
+        tidy(worker_runtime())

@@ -1,0 +1,51 @@
+"""Time-driven chores: orders not paid in time expire, yesterday's marked previews go.
+
+They run in the worker between jobs (with the reaper), when ``photogate serve`` starts and
+then every few minutes in the embedded default, and from ``photogate tidy`` (for a cron job
+where neither runs). Each chore is idempotent, so running it twice or late is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from app.deliveries.services import forget_marked_previews
+from app.orders.services import expire_unpaid
+from app.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+#: Marked previews are kept for the day they were made (one delivery per guardian, photo
+#: and day); the days before today that a run looks back over, to catch up after downtime.
+PREVIEW_DAYS_BACK = 7
+
+
+@dataclass
+class TidyReport:
+    expired_orders: int = 0
+    preview_deliveries_cleared: int = 0
+
+
+def tidy(runtime: Runtime) -> TidyReport:
+    """Run every chore once; one failing does not stop the others."""
+    report = TidyReport()
+    now = runtime.now()
+    try:
+        with runtime.database.session_scope() as session:
+            report.expired_orders = expire_unpaid(session, now)
+    except Exception:
+        logger.exception("housekeeping: expiring unpaid orders failed")
+    today = now.date()
+    for back in range(1, PREVIEW_DAYS_BACK + 1):
+        try:
+            with runtime.database.session_scope() as session:
+                report.preview_deliveries_cleared += forget_marked_previews(
+                    session, runtime.blobs, day=today - dt.timedelta(days=back)
+                )
+        except Exception:
+            logger.exception("housekeeping: clearing marked previews failed")
+    if report.expired_orders:
+        logger.info("housekeeping: %d unpaid orders expired", report.expired_orders)
+    return report
