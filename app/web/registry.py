@@ -17,10 +17,11 @@ def register_blueprints(app: Flask) -> None:
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
     from app.main.views import bp as main
+    from app.orders.webhooks import bp as stripe_webhooks
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, gallery, admin, studio, studio_api):
+    for blueprint in (main, auth, families, gallery, admin, studio, studio_api, stripe_webhooks):
         app.register_blueprint(blueprint)
 
 
