@@ -358,6 +358,11 @@ def handle_event(session: Session, event: Mapping[str, Any], now: dt.datetime) -
         return _record_outcome(
             session, payment_event, outcome, order, alert="orders.payment_mismatch"
         )
+    session_id = checkout.get("id")
+    if order.provider_reference is None and isinstance(session_id, str) and session_id:
+        # Found by its metadata: keep the session, which a refund will need.
+        order.provider_reference = session_id[:255]
+        session.flush()
     outcome, alert = _apply(session, order, event_type, checkout, now)
     return _record_outcome(session, payment_event, outcome, order, alert)
 

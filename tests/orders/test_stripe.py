@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import create_app
 from app.audit.models import AuditEvent
 from app.auth.models import StaffRole, StaffUser
 from app.auth.policies import SYSTEM
@@ -469,6 +470,32 @@ def test_signed_but_malformed_body_is_400_not_500(
     assert _all_payment_events(session) == 0
 
 
+def test_an_oversized_body_is_refused_before_anything_is_read(
+    client: FlaskClient, session: Session, shop: Shop
+) -> None:
+    payload = json.dumps({"id": "evt_big", "padding": "x" * 300_000})
+    header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+    response = client.post(WEBHOOK, data=payload, headers={"Stripe-Signature": header})
+    assert response.status_code == 413
+    assert _all_payment_events(session) == 0
+
+
+def test_without_stripe_configured_the_webhook_is_404(settings: Settings) -> None:
+    plain = create_app(
+        settings.with_overrides(stripe_secret_key_file=None, stripe_webhook_secret_file=None)
+    )
+    try:
+        assert runtime(plain).stripe is None
+        payload = "{}"
+        header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+        response = plain.test_client().post(
+            WEBHOOK, data=payload, headers={"Stripe-Signature": header}
+        )
+        assert response.status_code == 404
+    finally:
+        runtime(plain).database.engine.dispose()
+
+
 def test_replayed_webhook_pays_once(client: FlaskClient, session: Session, shop: Shop) -> None:
     session_id = _checkout(shop, session)
     event = _event(shop, "checkout.session.completed", session_id=session_id)
@@ -579,6 +606,7 @@ def test_an_order_whose_session_id_was_not_kept_is_found_by_its_metadata(
     assert result.outcome == "paid"
     session.commit()
     assert _state(session, shop.order) == (OrderStatus.PAID, 1, 1)
+    assert shop.order.provider_reference == "cs_test_lost"
 
 
 def test_events_of_unknown_orders_and_types_are_answered_and_ignored(
