@@ -142,12 +142,15 @@ def create_checkout(
 ) -> CheckoutStart:
     """A Checkout Session for a pending Stripe order, its id kept on the order (flushed).
 
-    Asking again for the same order gets the same session (one idempotency key per order).
-    Raises Conflict for an order that cannot be paid through Stripe now, and
-    PaymentUnavailable when Stripe does not answer.
+    Asking again for the same order gets its session while that is open; two first
+    requests at once make one session (one idempotency key per order). Raises Conflict for
+    an order that cannot be paid through Stripe now (or whose konbini voucher is already
+    issued), and PaymentUnavailable when Stripe does not answer.
     """
     if order.payment_method is not PaymentMethod.STRIPE or order.status is not OrderStatus.PENDING:
         raise Conflict(_l("This order cannot be paid online."))
+    if order.provider_reference:
+        return _existing_checkout(gateway, order.provider_reference)
     lines = _line_items(order)
     total = sum(line["quantity"] * line["price_data"]["unit_amount"] for line in lines)
     if total != order.total_yen or total <= 0:
@@ -193,6 +196,22 @@ def create_checkout(
         )
     order.provider_reference = checkout.id
     session.flush()
+    return CheckoutStart(session_id=checkout.id, url=checkout.url)
+
+
+def _existing_checkout(gateway: StripeGateway, session_id: str) -> CheckoutStart:
+    try:
+        checkout = gateway.client.v1.checkout.sessions.retrieve(session_id)
+    except stripe.StripeError as error:
+        logger.warning("Stripe did not return Checkout Session %s: %s", session_id, error)
+        raise PaymentUnavailable(
+            _l("The payment service is not available just now. Please try again.")
+        ) from None
+    if checkout.status != "open" or not checkout.url:
+        # Complete but unpaid: the konbini voucher is out and the money is on its way.
+        raise Conflict(
+            _l("The payment of this order is under way. Follow the payment instructions sent.")
+        )
     return CheckoutStart(session_id=checkout.id, url=checkout.url)
 
 

@@ -127,10 +127,8 @@ class FakeStripe:
                     "order_number": params.get("metadata[order_number]"),
                 },
             }
-            self.sessions[checkout["id"]] = checkout | {
-                "payment_intent": f"pi_test_{n}",
-                "status": "complete",
-            }
+            # Paying gives the session its payment intent; the tests pay by webhook.
+            self.sessions[checkout["id"]] = checkout | {"payment_intent": f"pi_test_{n}"}
             return 200, checkout
         if call.method == "GET" and call.path.startswith("/v1/checkout/sessions/"):
             found = self.sessions.get(call.path.rsplit("/", 1)[1])
@@ -395,9 +393,31 @@ def test_asking_twice_for_checkout_gets_the_same_session(
     first = _checkout(shop, session)
     second = _checkout(shop, session)
     assert first == second
+    assert len(fake_stripe.paths("POST", "/v1/checkout/sessions")) == 1
+    assert [c.path for c in fake_stripe.paths("GET", "/v1/")] == [f"/v1/checkout/sessions/{first}"]
+
+
+def test_checkout_again_after_the_konbini_voucher_is_refused(
+    session: Session, shop: Shop, fake_stripe: FakeStripe
+) -> None:
+    session_id = _checkout(shop, session)
+    fake_stripe.sessions[session_id]["status"] = "complete"
+    with pytest.raises(Conflict):
+        _checkout(shop, session)
+    assert len(fake_stripe.paths("POST", "/v1/checkout/sessions")) == 1
+
+
+def test_two_first_requests_at_once_make_one_session(
+    session: Session, shop: Shop, fake_stripe: FakeStripe
+) -> None:
+    first = _checkout(shop, session)
+    shop.order.provider_reference = None  # as the racing request saw it
+    second = _checkout(shop, session)
+    assert first == second
     calls = fake_stripe.paths("POST", "/v1/checkout/sessions")
     assert len(calls) == 2
-    assert calls[0].params == calls[1].params  # so Stripe's idempotency repeats its answer
+    assert calls[0].headers["idempotency-key"] == calls[1].headers["idempotency-key"]
+    assert calls[0].params == calls[1].params  # so Stripe repeats its first answer
     assert len(fake_stripe.sessions) == 1
 
 
