@@ -58,6 +58,8 @@ RETIRED_KEY_DIRS: dict[str, tuple[str, str]] = {
     "kek": ("PHOTOGATE_KEK_RETIRED_KEYS_DIR", "kek-retired"),
 }
 BlobStoreKind = Literal["local", "s3"]
+#: Where the Stripe API answers unless PHOTOGATE_STRIPE_API_BASE says otherwise.
+STRIPE_API_BASE = "https://api.stripe.com"
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,12 @@ class Settings:
     #: Days a family has to pay an order by school invoice (bank transfer or cash) before it
     #: expires and its photos go back to the cart's choice.
     invoice_days: int = 14
+    #: Stripe Checkout (card and konbini) is offered when a secret key file is configured;
+    #: the webhook's signing secret is then required too.  Both are read from files.
+    stripe_secret_key_file: Path | None = None
+    stripe_webhook_secret_file: Path | None = None
+    #: The Stripe API address (tests point it at a local server).
+    stripe_api_base: str = STRIPE_API_BASE
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -280,6 +288,8 @@ class Settings:
         blob_store = get("PHOTOGATE_BLOB_STORE") or "local"
         if blob_store not in ("local", "s3"):
             raise ConfigError(f"PHOTOGATE_BLOB_STORE must be local or s3, not {blob_store!r}")
+        stripe_key_file = get("PHOTOGATE_STRIPE_SECRET_KEY_FILE")
+        stripe_webhook_file = get("PHOTOGATE_STRIPE_WEBHOOK_SECRET_FILE")
         local_port_raw = get("PHOTOGATE_LOCAL_OIDC_PORT")
         local_oidc_port = (
             _parse_int("PHOTOGATE_LOCAL_OIDC_PORT", local_port_raw or "0")
@@ -316,6 +326,9 @@ class Settings:
             invoice_days=_parse_int(
                 "PHOTOGATE_INVOICE_DAYS", get("PHOTOGATE_INVOICE_DAYS") or "14", minimum=1
             ),
+            stripe_secret_key_file=Path(stripe_key_file) if stripe_key_file else None,
+            stripe_webhook_secret_file=Path(stripe_webhook_file) if stripe_webhook_file else None,
+            stripe_api_base=(get("PHOTOGATE_STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
         )
         settings.validate()
         return settings
@@ -350,6 +363,11 @@ class Settings:
         return hosts
 
     @property
+    def stripe_enabled(self) -> bool:
+        """Whether families may pay through Stripe Checkout."""
+        return self.stripe_secret_key_file is not None
+
+    @property
     def blob_dir(self) -> Path:
         return self.var_dir / "blobs"
 
@@ -370,6 +388,7 @@ class Settings:
         if self.local_oidc_port is not None and not 0 < self.local_oidc_port < 65536:
             raise ConfigError("PHOTOGATE_LOCAL_OIDC_PORT must be a TCP port (1-65535), or 0")
         self._validate_blob_store()
+        self._validate_stripe()
         if not self.is_production:
             return
         if self.local_oidc_port is not None:
@@ -398,6 +417,37 @@ class Settings:
             raise ConfigError("PHOTOGATE_S3_ENDPOINT_URL must be an http(s) URL")
         if self.is_production and self.s3_endpoint_url.startswith("http://"):
             raise ConfigError("PHOTOGATE_S3_ENDPOINT_URL must be https:// in production")
+
+    def _validate_stripe(self) -> None:
+        if self.stripe_webhook_secret_file is not None and self.stripe_secret_key_file is None:
+            raise ConfigError(
+                "PHOTOGATE_STRIPE_WEBHOOK_SECRET_FILE needs PHOTOGATE_STRIPE_SECRET_KEY_FILE"
+            )
+        if self.stripe_secret_key_file is not None and self.stripe_webhook_secret_file is None:
+            # Without the webhook nothing would ever mark a Stripe order paid.
+            raise ConfigError(
+                "PHOTOGATE_STRIPE_SECRET_KEY_FILE needs PHOTOGATE_STRIPE_WEBHOOK_SECRET_FILE"
+            )
+        base = self.stripe_api_base
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError("PHOTOGATE_STRIPE_API_BASE must be an http(s) URL")
+        if self.is_production and not base.startswith("https://"):
+            raise ConfigError("PHOTOGATE_STRIPE_API_BASE must be https:// in production")
+
+    def load_stripe_keys(self) -> StripeKeys | None:
+        """The Stripe API key and webhook signing secret, or None when Stripe is off."""
+        if self.stripe_secret_key_file is None or self.stripe_webhook_secret_file is None:
+            return None
+        return StripeKeys(
+            secret_key=_read_stripe_secret(
+                self.stripe_secret_key_file, "PHOTOGATE_STRIPE_SECRET_KEY_FILE", ("sk_", "rk_")
+            ),
+            webhook_secret=_read_stripe_secret(
+                self.stripe_webhook_secret_file,
+                "PHOTOGATE_STRIPE_WEBHOOK_SECRET_FILE",
+                ("whsec_",),
+            ),
+        )
 
     def _validate_oidc_providers(self) -> None:
         variable = "PHOTOGATE_OIDC_PROVIDERS_FILE"
@@ -446,6 +496,31 @@ class Settings:
             watermark_retired=retired["watermark_key"],
             kek_retired=retired["kek"],
         )
+
+
+@dataclass(frozen=True)
+class StripeKeys:
+    """Stripe's secret (or restricted) API key and the webhook endpoint's signing secret."""
+
+    secret_key: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+
+
+_STRIPE_SECRET = re.compile(r"^[A-Za-z0-9_]{16,255}$")
+
+
+def _read_stripe_secret(path: Path, variable: str, prefixes: tuple[str, ...]) -> str:
+    # Stripe issues these secrets, so they are checked for Stripe's shape rather than for
+    # PhotoGate's 32 random bytes; a key pasted into the wrong file fails here, at start.
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{variable}: cannot read {path}: {error}") from None
+    if not value.startswith(prefixes) or not _STRIPE_SECRET.match(value):
+        raise ConfigError(
+            f"{variable}: {path} must hold one Stripe secret starting with {' or '.join(prefixes)}"
+        )
+    return value
 
 
 def _key_files(directory: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from app.storage import EncryptedBlobs
 
 if TYPE_CHECKING:
     from app.auth.oidc import OidcClient
+    from app.orders.stripe import StripeGateway
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utcnow
     #: The OpenID Connect client (web processes only).
     oidc: OidcClient | None = None
+    #: Stripe Checkout, when the settings configure it.
+    stripe: StripeGateway | None = None
 
     @property
     def limits(self) -> UploadLimits:
@@ -54,6 +57,9 @@ class Runtime:
 
 def build_runtime(settings: Settings, secrets: Secrets | None = None) -> Runtime:
     """Everything a process needs, from ``settings`` (secrets read unless given)."""
+    # The orders feature (and the Stripe library) load only when a runtime is built.
+    from app.orders.stripe import stripe_gateway
+
     secrets = secrets or settings.load_secrets()
     return Runtime(
         settings=settings,
@@ -63,4 +69,5 @@ def build_runtime(settings: Settings, secrets: Secrets | None = None) -> Runtime
         keys=DerivedKeys.from_secrets(secrets),
         watermarks=WatermarkKeys.from_secrets(secrets),
         jobs=JobQueue(settings.redis_url),
+        stripe=stripe_gateway(settings),
     )

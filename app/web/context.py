@@ -25,6 +25,7 @@ from app.storage import EncryptedBlobs, KeyRing
 
 if TYPE_CHECKING:
     from app.auth.oidc import OidcClient
+    from app.orders.stripe import StripeGateway
 
 RUNTIME_KEY = "photogate"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -101,3 +102,8 @@ def oidc_client() -> OidcClient:
 def kek() -> KeyRing:
     """The key-encryption keys: the current one seals, every kept one opens."""
     return runtime().blobs.keyring
+
+
+def stripe_gateway() -> StripeGateway | None:
+    """Stripe Checkout, or None when this installation does not offer it."""
+    return runtime().stripe

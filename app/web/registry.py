@@ -18,10 +18,12 @@ def register_blueprints(app: Flask) -> None:
     from app.gallery.views import bp as gallery
     from app.main.views import bp as main
     from app.orders.views import bp as orders
+    from app.orders.webhooks import bp as stripe_webhooks
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, gallery, orders, admin, studio, studio_api):
+    blueprints = (main, auth, families, gallery, orders, stripe_webhooks, admin, studio, studio_api)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
 

@@ -102,6 +102,7 @@ SERVICE_EXTRAS = (
     "app.auth.throttle",
     "app.auth.password_policy",
     "app.families.roster",
+    "app.orders.stripe",
     "app.demo",
 )
 

@@ -73,6 +73,8 @@ PUBLIC = frozenset(
         "auth.staff_second_factor",
         "auth.staff_enrol",
         "auth.set_password",
+        # Authenticated by Stripe's signature of the body, not by an account.
+        "stripe_webhooks.receive",
     }
 )
 #: Routes authenticated by an API token only: cookies of any account must not open them.
