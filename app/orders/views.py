@@ -21,6 +21,7 @@ from app.auth.models import Guardian
 from app.auth.policies import Permission, has_permission, require, require_found
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import limiter
+from app.i18n import current_locale
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.orders.forms import (
@@ -54,12 +55,13 @@ from app.orders.services import (
     set_quantity,
     settle_paid,
 )
+from app.orders.stripe import create_checkout, refund_payment
 from app.photos.models import Event
 from app.schools.models import Family, School
 from app.urls import safe_next
 from app.web.actions import Audited, checked, commit_action
 from app.web.audit import audit
-from app.web.context import db_session, now, settings
+from app.web.context import db_session, now, settings, stripe_gateway
 from app.web.forms import ActionForm
 from app.web.identity import (
     current_staff,
@@ -116,8 +118,29 @@ def order_status(status: OrderStatus) -> str:
 
 
 def payment_methods() -> list[PaymentMethod]:
-    """How families may pay here: the school invoice always."""
-    return [PaymentMethod.INVOICE]
+    """How families may pay here: the school invoice always; card and konbini through
+    Stripe Checkout where the installation has Stripe set up."""
+    methods = [PaymentMethod.INVOICE]
+    if stripe_gateway() is not None:
+        methods.append(PaymentMethod.STRIPE)
+    return methods
+
+
+def _to_stripe(order: Order) -> WerkzeugResponse:
+    """Send the family to Stripe Checkout for a pending Stripe order (its session kept)."""
+    gateway = stripe_gateway()
+    if gateway is None:
+        raise Conflict(_("Online payment is not available here just now."))
+    start = create_checkout(
+        gateway,
+        db_session(),
+        order,
+        success_url=url_for("orders.show_order", order_id=order.id, _external=True),
+        cancel_url=url_for("orders.show_order", order_id=order.id, _external=True),
+        locale=current_locale(),
+    )
+    db_session().commit()
+    return redirect(start.url, code=303)
 
 
 # -- the family's side -------------------------------------------------------------------
@@ -218,17 +241,31 @@ def checkout() -> WerkzeugResponse:
         now=now(),
     )
     target = url_for("orders.show_order", order_id=order.id)
-    if not created:
-        return redirect(target, code=303)
-    return commit_action(
-        target,
-        _("Thank you. Your order %(number)s is placed.", number=order.number),
-        audited=Audited(
-            "order.placed",
-            f"order:{order.id}",
-            {"number": order.number, "total_yen": order.total_yen, "method": method.value},
-        ),
-    )
+    if created:
+        response = commit_action(
+            target,
+            _("Thank you. Your order %(number)s is placed.", number=order.number),
+            audited=Audited(
+                "order.placed",
+                f"order:{order.id}",
+                {"number": order.number, "total_yen": order.total_yen, "method": method.value},
+            ),
+        )
+    else:
+        response = redirect(target, code=303)
+    if order.payment_method is PaymentMethod.STRIPE and order.status is OrderStatus.PENDING:
+        # The order is committed first: if Stripe does not answer, it waits on its page
+        # with a "pay" button rather than being lost.
+        return _to_stripe(order)
+    return response
+
+
+@bp.post("/orders/<id:order_id>/pay")
+@guardian_required
+@limiter.limit("20/minute")
+def pay(order_id: int) -> WerkzeugResponse:
+    """Back to Stripe Checkout for an order not paid yet (the same session while open)."""
+    return _to_stripe(_my_order(order_id))
 
 
 def _my_order(order_id: int) -> Order:
@@ -444,13 +481,21 @@ def refund(school_id: int, order_id: int) -> WerkzeugResponse:
     school = _school(school_id)
     order = _school_order(school, order_id)
     staff = staff_or_403()
-    if not refund_order(db_session(), order, now=now(), actor=staff):
+    gateway = stripe_gateway()
+    if order.payment_method is PaymentMethod.STRIPE:
+        if gateway is None:
+            raise Conflict(_("Online payment is not set up here, so Stripe cannot refund."))
+        refunded = refund_payment(gateway, db_session(), order, now=now(), actor=staff)
+    else:
+        refunded = refund_order(db_session(), order, now=now(), actor=staff)
+    if not refunded:
         raise Conflict(_("Only a paid order can be refunded."))
     return commit_action(
         url_for("orders.school_order_view", school_id=school.id, order_id=order.id),
         _(
             "Order %(number)s is refunded and its downloads are revoked. "
-            "Return the money to the family as it was paid.",
+            "A card or konbini payment goes back through Stripe; return an invoice payment "
+            "to the family as it was paid.",
             number=order.number,
         ),
         audited=Audited("order.refunded", f"order:{order.id}", {"total_yen": order.total_yen}),

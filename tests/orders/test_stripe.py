@@ -745,3 +745,63 @@ def test_stripe_settings_that_cannot_work_are_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(_environ(tmp_path, key, webhook)).load_stripe_keys()
+
+
+# -- the pages: checkout sends the family to Stripe, the school's refund button ----------
+
+
+def test_checkout_with_card_or_konbini_goes_to_stripe_and_the_order_waits(
+    app: Flask, session: Session, shop: Shop, fake_stripe: FakeStripe
+) -> None:
+    from tests.orders.conftest import checkout_fields
+    from tests.support.web import sign_in
+
+    order = session.get(Order, shop.order.id)
+    assert order is not None
+    family, guardian = order.family, order.placed_by
+    assert guardian is not None
+    first_photo = order.items[0].photo_id
+    add_to_cart(
+        session,
+        family,
+        guardian,
+        photo_id=first_photo,
+        product=Product.DIGITAL,
+        quantity=1,
+        now=utcnow(),
+    )
+    session.commit()
+    client = app.test_client()
+    sign_in(app, client, session, guardian)
+    fields = checkout_fields(client) | {"method": "stripe"}
+    response = client.post("/checkout", data=fields)
+    assert response.status_code == 303
+    assert len(fake_stripe.paths("POST", "/v1/checkout/sessions")) == 1
+    new_order = session.scalars(
+        select(Order).where(Order.family_id == family.id, Order.id != order.id)
+    ).one()
+    assert new_order.provider_reference is not None
+    stripe_session = fake_stripe.sessions[new_order.provider_reference]
+    assert response.headers["Location"] == stripe_session["url"]
+    assert new_order.status is OrderStatus.PENDING
+    # A second press of the same form finds the same order and the same session.
+    again = client.post("/checkout", data=fields)
+    assert again.headers["Location"] == response.headers["Location"]
+    assert len(fake_stripe.paths("POST", "/v1/checkout/sessions")) == 1
+
+
+def test_the_schools_refund_button_refunds_a_stripe_order_through_stripe(
+    app: Flask, client: FlaskClient, session: Session, shop: Shop, fake_stripe: FakeStripe
+) -> None:
+    from tests.orders.conftest import csrf
+    from tests.support.web import sign_in
+
+    session_id = _checkout(shop, session)
+    _post(client, _event(shop, "checkout.session.completed", session_id=session_id))
+    staff = app.test_client()
+    sign_in(app, staff, session, shop.admin)
+    path = f"/schools/{shop.order.school_id}/orders/{shop.order.id}/refund"
+    response = staff.post(path, data={"csrf_token": csrf(staff, "/staff/signin")})
+    assert response.status_code == 303
+    assert len(fake_stripe.paths("POST", "/v1/refunds")) == 1
+    assert _state(session, shop.order)[0] is OrderStatus.REFUNDED

@@ -137,6 +137,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "orders.my_orders": frozenset({Role.GUARDIAN}),
     "orders.show_order": frozenset({Role.GUARDIAN}),
     "orders.cancel_my_order": frozenset({Role.GUARDIAN}),
+    "orders.pay": frozenset({Role.GUARDIAN}),
     "orders.receipt": frozenset({Role.GUARDIAN}),
     "orders.entitlements": frozenset({Role.GUARDIAN}),
     "orders.sales": SCHOOL_MANAGERS,
