@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import HiddenField, IntegerField, RadioField, SelectField
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -88,4 +88,17 @@ class MarkPaidForm(Form):
             SelectChoice("cash", _l("Cash at school")),
         ],
         validators=[DataRequired()],
+    )
+
+
+class SellerForm(Form):
+    """Who receipts name as the seller, and its qualified-invoice registration number."""
+
+    seller_name = StringField(_l("Seller on receipts"), validators=[Optional(), Length(max=200)])
+    invoice_registration = StringField(
+        _l("Qualified-invoice registration number (T and 13 digits)"),
+        validators=[
+            Optional(),
+            Regexp(r"^T[0-9]{13}$", message=_l("Write T followed by the 13 digits.")),
+        ],
     )

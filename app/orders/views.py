@@ -30,6 +30,7 @@ from app.orders.forms import (
     MarkPaidForm,
     PriceListForm,
     QuantityForm,
+    SellerForm,
 )
 from app.orders.models import Order, OrderStatus, PaymentMethod, Product
 from app.orders.policies import can_export_prints, can_manage_orders, can_set_prices
@@ -357,8 +358,34 @@ def _school_event(school: School, event_id: int) -> Event:
 @staff_required
 def sales(school_id: int) -> str:
     school = _school(school_id)
+    form = SellerForm(
+        seller_name=school.seller_name, invoice_registration=school.invoice_registration
+    )
     return render_template(
-        "orders/sales.html", school=school, sales=school_sales(db_session(), school.id)
+        "orders/sales.html",
+        school=school,
+        sales=school_sales(db_session(), school.id),
+        seller_form=form,
+    )
+
+
+@bp.post("/schools/<id:school_id>/seller")
+@staff_required
+def set_seller(school_id: int) -> WerkzeugResponse:
+    """The seller and registration number that the school's receipts state."""
+    school = _school(school_id)
+    form = SellerForm()
+    checked(form)
+    school.seller_name = (form.seller_name.data or "").strip()
+    school.invoice_registration = (form.invoice_registration.data or "").strip() or None
+    return commit_action(
+        url_for("orders.sales", school_id=school.id),
+        _("Receipts will name this seller."),
+        audited=Audited(
+            "school.seller_changed",
+            f"school:{school.id}",
+            {"seller": school.seller_name, "registration": school.invoice_registration or ""},
+        ),
     )
 
 

@@ -347,3 +347,29 @@ def test_the_checkout_journey_through_the_pages(
     order_page = client.get(response.headers["Location"])
     assert order_page.status_code == 200
     assert 'data-status="pending"' in order_page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("registration", "status", "kept"),
+    [("T1234567890123", 303, "T1234567890123"), ("1234567890123", 400, None), ("", 303, None)],
+)
+def test_the_school_sets_the_seller_and_registration_number(
+    shop: Gallery,
+    session: Session,
+    login_as: Signer,
+    registration: str,
+    status: int,
+    kept: str | None,
+) -> None:
+    client = login_as(shop.admin)
+    response = _post(
+        client,
+        f"/schools/{shop.school.id}/seller",
+        seller_name="Studio",
+        invoice_registration=registration,
+    )
+    assert response.status_code == status
+    session.expire_all()
+    school = session.get(type(shop.school), shop.school.id)
+    assert school is not None
+    assert school.invoice_registration == kept

@@ -142,6 +142,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "orders.entitlements": frozenset({Role.GUARDIAN}),
     "orders.sales": SCHOOL_MANAGERS,
     "orders.sales_csv": SCHOOL_MANAGERS,
+    "orders.set_seller": SCHOOL_MANAGERS,
     "orders.event_orders_view": SCHOOL_MANAGERS,
     "orders.school_order_view": SCHOOL_MANAGERS,
     "orders.mark_paid": SCHOOL_MANAGERS,
