@@ -7,9 +7,7 @@ it may not see. Prices, totals and the family are never read from a form.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +22,7 @@ from app.extensions import limiter
 from app.i18n import current_locale
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
+from app.orders.exports import csv_text, print_list_rows, sales_rows
 from app.orders.forms import (
     AddToCartForm,
     CheckoutForm,
@@ -44,7 +43,6 @@ from app.orders.services import (
     event_orders,
     family_order,
     family_orders,
-    paid_print_lines,
     place_order,
     price_list_of,
     product_label,
@@ -389,19 +387,8 @@ def set_seller(school_id: int) -> WerkzeugResponse:
     )
 
 
-def _csv_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ would run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_response(rows: list[list[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([_csv_cell(cell) if isinstance(cell, str) else cell for cell in row])
-    # A byte-order mark so that spreadsheet programs read the Japanese as UTF-8.
-    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+def _csv_response(text: str, filename: str) -> Response:
+    response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -411,30 +398,7 @@ def _csv_response(rows: list[list[Any]], filename: str) -> Response:
 @staff_required
 def sales_csv(school_id: int) -> Response:
     school = _school(school_id)
-    rows: list[list[Any]] = [
-        [
-            "event_id",
-            "event",
-            "event_date",
-            "orders_paid",
-            "orders_pending",
-            "paid_yen",
-            "refunded_yen",
-        ]
-    ]
-    for figure in school_sales(db_session(), school.id):
-        rows.append(
-            [
-                figure.event.id,
-                figure.event.title,
-                figure.event.event_date.isoformat(),
-                figure.orders_paid,
-                figure.orders_pending,
-                figure.paid_yen,
-                figure.refunded_yen,
-            ]
-        )
-    return _csv_response(rows, f"sales-{school.slug}.csv")
+    return _csv_response(csv_text(sales_rows(db_session(), school.id)), f"sales-{school.slug}.csv")
 
 
 @bp.get("/schools/<id:school_id>/events/<id:event_id>/orders")
@@ -588,22 +552,7 @@ def print_list(event_id: int) -> Response:
     """The lab's list of an event's paid prints: order, family, photo, size, quantity."""
     require(has_permission(current_staff(), Permission.PRINTS_EXPORT))
     event = _priced_event(event_id, can_export_prints)
-    rows: list[list[Any]] = [
-        ["order", "paid_at", "family_reference", "family", "photo_id", "file", "size", "quantity"]
-    ]
-    for item in paid_print_lines(db_session(), event):
-        rows.append(
-            [
-                item.order.number,
-                local_time(item.order.paid_at, event.school.timezone),
-                item.order.family.reference,
-                item.order.family.display_name,
-                item.photo_id,
-                f"photo-{item.photo_id}.jpg",
-                item.product.value,
-                item.quantity,
-            ]
-        )
+    rows = print_list_rows(db_session(), event)
     audit("prints.listed", subject=f"event:{event.id}", details={"lines": len(rows) - 1})
     db_session().commit()
-    return _csv_response(rows, f"prints-event-{event.id}.csv")
+    return _csv_response(csv_text(rows), f"prints-event-{event.id}.csv")
