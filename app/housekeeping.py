@@ -1,4 +1,5 @@
-"""Time-driven chores: orders not paid in time expire, yesterday's marked previews go.
+"""Time-driven chores: orders not paid in time expire, yesterday's marked previews and
+ZIPs fetched or left past their hour go.
 
 They run in the worker between jobs (with the reaper), when ``photogate serve`` starts and
 then every few minutes in the embedded default, and from ``photogate tidy`` (for a cron job
@@ -12,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from app.deliveries.services import forget_marked_previews
+from app.downloads.bundles import forget_expired_bundles
 from app.orders.services import expire_unpaid
 from app.runtime import Runtime
 
@@ -26,6 +28,7 @@ PREVIEW_DAYS_BACK = 7
 class TidyReport:
     expired_orders: int = 0
     preview_deliveries_cleared: int = 0
+    bundles_cleared: int = 0
 
 
 def tidy(runtime: Runtime) -> TidyReport:
@@ -46,6 +49,11 @@ def tidy(runtime: Runtime) -> TidyReport:
                 )
         except Exception:
             logger.exception("housekeeping: clearing marked previews failed")
+    try:
+        with runtime.database.session_scope() as session:
+            report.bundles_cleared = forget_expired_bundles(session, runtime.blobs, now=now)
+    except Exception:
+        logger.exception("housekeeping: clearing fetched and expired ZIPs failed")
     if report.expired_orders:
         logger.info("housekeeping: %d unpaid orders expired", report.expired_orders)
     return report

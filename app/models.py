@@ -15,6 +15,7 @@ from app.auth.models import (
 )
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
+from app.downloads.models import Bundle, BundleItem, DownloadLink
 from app.families.models import Invitation
 from app.orders.models import (
     CartItem,
@@ -41,10 +42,13 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Bundle",
+    "BundleItem",
     "CartItem",
     "Classroom",
     "Delivery",
     "DeliveryKind",
+    "DownloadLink",
     "Enrolment",
     "Entitlement",
     "Event",

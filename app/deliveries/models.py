@@ -51,6 +51,18 @@ class Delivery(Base):
     user_agent: Mapped[str] = mapped_column(String(512), default="")
     browser: Mapped[str] = mapped_column(String(64), default="")
     os: Mapped[str] = mapped_column(String(64), default="")
+    #: Where from (app.network): the address's /24 or /48, its owner and its country.
+    network: Mapped[str] = mapped_column(String(64), default="")
+    network_owner: Mapped[str] = mapped_column(String(64), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    #: Downloads: the entitlement that paid for the copy.
+    entitlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entitlements.id", ondelete="SET NULL"), index=True
+    )
+    #: Copies made for a ZIP (a family's order or event, a print lab export).
+    bundle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("download_bundles.id", ondelete="SET NULL"), index=True
+    )
     #: The watermark key that made the mark (its public id).
     key_id: Mapped[str] = mapped_column(String(32))
     #: Previews only: the day (UTC) this delivery covers.
@@ -58,6 +70,9 @@ class Delivery(Base):
     #: The bytes that left: their SHA-256 and size (set once they are sent).
     sha256: Mapped[str | None] = mapped_column(String(64))
     byte_size: Mapped[int | None] = mapped_column(Integer)
+    #: When the bytes left the server (a download fetched, a ZIP fetched); None while a
+    #: link waits or after it expired unused.
+    sent_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     photo: Mapped[Photo] = relationship()

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import Guardian
 from app.deliveries.models import Delivery, DeliveryKind
 from app.keys import WatermarkKeys
-from app.photos.blobs import PREVIEW, read_derivative
+from app.network import locate
+from app.photos.blobs import MASTER, PREVIEW, read_derivative
 from app.photos.models import Photo
 from app.storage import EncryptedBlobs
 from app.useragents import parse_agent
@@ -76,6 +77,53 @@ def _new(session: Session, delivery: Delivery) -> Delivery:
     raise RuntimeError("no free mark after several tries")
 
 
+def _where(recipient: Recipient) -> dict[str, str]:
+    agent = parse_agent(recipient.user_agent)
+    place = locate(recipient.ip)
+    return {
+        "ip": recipient.ip[:64],
+        "user_agent": recipient.user_agent[:512],
+        "browser": agent.browser[:64],
+        "os": agent.os[:64],
+        "network": place.prefix[:64],
+        "network_owner": place.owner[:64],
+        "country": place.country[:2],
+    }
+
+
+def new_delivery(
+    session: Session,
+    kind: DeliveryKind,
+    photo: Photo,
+    recipient: Recipient,
+    *,
+    key_id: str,
+    now: dt.datetime,
+    staff_user_id: int | None = None,
+    entitlement_id: int | None = None,
+    bundle_id: int | None = None,
+) -> Delivery:
+    """A new delivery of ``photo`` with a fresh random mark (flushed): a download, a
+    file of a ZIP, a print or a staff copy."""
+    if kind is DeliveryKind.PREVIEW:
+        raise ValueError("previews are made by preview_delivery (one a day)")
+    delivery = Delivery(
+        kind=kind,
+        photo_id=photo.id,
+        guardian_id=recipient.guardian.id if recipient.guardian is not None else None,
+        staff_user_id=staff_user_id,
+        family_id=recipient.family_id,
+        session_id=recipient.session_id,
+        device_hash=recipient.device_hash,
+        key_id=key_id,
+        entitlement_id=entitlement_id,
+        bundle_id=bundle_id,
+        created_at=now,
+        **_where(recipient),
+    )
+    return _new(session, delivery)
+
+
 def preview_delivery(
     session: Session,
     photo: Photo,
@@ -97,7 +145,6 @@ def preview_delivery(
     existing = session.scalar(query)
     if existing is not None:
         return existing
-    agent = parse_agent(recipient.user_agent)
     delivery = Delivery(
         kind=DeliveryKind.PREVIEW,
         photo_id=photo.id,
@@ -105,13 +152,10 @@ def preview_delivery(
         family_id=recipient.family_id,
         session_id=recipient.session_id,
         device_hash=recipient.device_hash,
-        ip=recipient.ip[:64],
-        user_agent=recipient.user_agent[:512],
-        browser=agent.browser[:64],
-        os=agent.os[:64],
         key_id=key_id,
         preview_day=day,
         created_at=now,
+        **_where(recipient),
     )
     try:
         return _new(session, delivery)
@@ -166,6 +210,13 @@ def decode_bgr(data: bytes) -> npt.NDArray[np.uint8]:
     return np.asarray(bgr, np.uint8)
 
 
+def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
+    """JPEG bytes as an RGB array, by libjpeg-turbo."""
+    import cv2
+
+    return np.asarray(cv2.cvtColor(decode_bgr(data), cv2.COLOR_BGR2RGB), np.uint8)
+
+
 def encode_bgr(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
     """A BGR array as a baseline JPEG (4:2:0, no metadata), by libjpeg-turbo. Huffman
     tables are not optimised: it would save about 8 % of the bytes for twice the time."""
@@ -190,3 +241,48 @@ def forget_marked_previews(session: Session, blobs: EncryptedBlobs, *, day: dt.d
         if photo.wrapped_key is not None:
             blobs.delete(photo.id, _cache_kind(delivery), photo.wrapped_key)
     return len(rows)
+
+
+class MarkNotVerified(RuntimeError):
+    """A freshly marked file did not carry its delivery's mark: it must not leave."""
+
+    def __init__(self, delivery: Delivery, score: float, bit_errors: int) -> None:
+        super().__init__(
+            f"delivery {delivery.id}: mark not verified (score {score:.1f}, "
+            f"{bit_errors} bit errors)"
+        )
+        self.score = score
+        self.bit_errors = bit_errors
+
+
+@dataclass(frozen=True)
+class MarkedFile:
+    """A full-resolution copy marked for one delivery and checked before it leaves."""
+
+    data: bytes
+    sha256: str
+    score: float
+
+
+#: Full-resolution copies are JPEG at this quality (the masters are stored at 95).
+MARKED_MASTER_QUALITY: Final = 92
+
+
+def marked_master(
+    blobs: EncryptedBlobs,
+    watermarks: WatermarkKeys,
+    photo: Photo,
+    delivery: Delivery,
+) -> MarkedFile:
+    """The photo's clean master, marked with the delivery's mark under the delivery's key,
+    encoded, and **verified**: the encoded bytes are read back at the geometry just used
+    (no search) and must carry exactly this mark, else :class:`MarkNotVerified`.
+    """
+    engine = watermarks.keyring[delivery.key_id]
+    master = read_derivative(blobs, photo, MASTER)
+    data = engine.embed_jpeg(master, delivery.mark, MARKED_MASTER_QUALITY)
+    del master
+    check = engine.verify(decode_rgb(data), delivery.mark)
+    if not check.accepted:
+        raise MarkNotVerified(delivery, check.score, check.bit_errors)
+    return MarkedFile(data=data, sha256=hashlib.sha256(data).hexdigest(), score=check.score)

@@ -315,7 +315,7 @@ def receipt(order_id: int) -> str:
 
 def _download_endpoint() -> str | None:
     """Where a "Download" button posts, once downloads are part of the application."""
-    endpoint = "downloads.download"
+    endpoint = "downloads.ask"
     return endpoint if endpoint in current_app.view_functions else None
 
 

@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
     """Every feature's routes."""
     from app.admin.views import bp as admin
     from app.auth.views import bp as auth
+    from app.downloads.views import bp as downloads
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
     from app.main.views import bp as main
@@ -22,7 +23,10 @@ def register_blueprints(app: Flask) -> None:
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    blueprints = (main, auth, families, gallery, orders, stripe_webhooks, admin, studio, studio_api)
+    blueprints = (
+        *(main, auth, families, gallery, orders, stripe_webhooks, downloads),
+        *(admin, studio, studio_api),
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

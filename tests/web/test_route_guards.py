@@ -22,7 +22,9 @@ from werkzeug.routing import Rule
 
 from app.auth.models import Guardian, StaffRole, StaffUser
 from app.auth.policies import SYSTEM
+from app.auth.sessions import start_session
 from app.db import utcnow
+from app.downloads.models import Bundle, BundleKind, BundleStatus
 from app.families.models import Invitation, InvitationKind
 from app.orders.models import CartItem, PaymentMethod, Product
 from app.orders.services import place_order, set_prices
@@ -149,6 +151,16 @@ ACCESS: dict[str, frozenset[Role]] = {
     "orders.school_cancel": SCHOOL_MANAGERS,
     "orders.refund": SCHOOL_MANAGERS,
     "orders.edit_prices": EVENT_STAFF,
+    "downloads.ask": frozenset({Role.GUARDIAN}),
+    "downloads.fetch": frozenset({Role.GUARDIAN}),
+    "downloads.history": frozenset({Role.GUARDIAN}),
+    "downloads.order_zip": frozenset({Role.GUARDIAN}),
+    "downloads.event_zip": frozenset({Role.GUARDIAN}),
+    "downloads.print_export": EVENT_STAFF,
+    # A ZIP is its family's (or the staff member's who asked for a print export).
+    "downloads.show_bundle": frozenset({Role.GUARDIAN}),
+    "downloads.bundle_state": frozenset({Role.GUARDIAN}),
+    "downloads.bundle_file": frozenset({Role.GUARDIAN}),
     "orders.print_list": EVENT_STAFF,
 }
 
@@ -213,6 +225,17 @@ def world(app: Flask, session: Session) -> World:
     )
     cart_item = CartItem(family_id=family.id, photo_id=photo.id, product=Product.DIGITAL)
     session.add(cart_item)
+    bundle = Bundle(
+        kind=BundleKind.ORDER,
+        status=BundleStatus.FAILED,
+        school_id=school.id,
+        order_id=order.id,
+        family_id=family.id,
+        guardian_id=guardian.id,
+        session_id=start_session(session, guardian, now=utcnow()).record.id,
+        created_at=utcnow(),
+    )
+    session.add(bundle)
     session.commit()
     return World(
         accounts={
@@ -233,6 +256,9 @@ def world(app: Flask, session: Session) -> World:
             "token_id": token.record.id,
             "order_id": order.id,
             "item_id": cart_item.id,
+            "entitlement_id": 1,
+            "bundle_id": bundle.id,
+            "token": "a-link-that-was-never-made-0123456789",
             # A session id that exists but belongs to nobody signed in here.
             "session_id": 1,
             "kind": "thumbnail",
