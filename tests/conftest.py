@@ -37,7 +37,6 @@ pytest_plugins = ["tests.idp"]
 TEST_DATABASE_URL = os.environ.get("PHOTOGATE_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("PHOTOGATE_TEST_REDIS_URL") or None
 CHROMIUM = os.environ.get("PHOTOGATE_TEST_CHROMIUM", "/usr/bin/chromium")
-SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

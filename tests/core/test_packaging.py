@@ -80,6 +80,8 @@ def test_sdist_carries_migrations_and_no_compiled_catalogues(dist: Path) -> None
     assert "migrations/versions/0001_initial_schema.py" in names
     # The wheel must compile its catalogues itself, not pick up a checkout's build output.
     assert not [name for name in names if name.endswith(".mo")]
+    # The test photos (real people, third-party licences) stay in the repository.
+    assert not [name for name in names if name.startswith("tests/data/")]
 
 
 def test_wheel_carries_migrations_and_compiled_catalogues(dist: Path) -> None:
@@ -89,6 +91,7 @@ def test_wheel_carries_migrations_and_compiled_catalogues(dist: Path) -> None:
     assert "app/_migrations/env.py" in names
     assert {f"app/_migrations/versions/{name}" for name in versions} <= names
     assert "app/translations/ja/LC_MESSAGES/messages.mo" in names
+    assert not [name for name in names if name.startswith("tests/") or "/data/photos/" in name]
 
 
 def test_installed_wheel_migrates_a_fresh_database_and_serves_japanese(

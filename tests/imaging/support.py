@@ -5,13 +5,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
-
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "photos"
 
 # Metadata that must never reach a stored or served file. Short needles such as b"GPS"
 # also occur by chance in compressed pixel data, so they are only looked for in the
@@ -47,13 +44,6 @@ EOI = 0xD9
 SOS = 0xDA
 APP0 = 0xE0
 STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
-
-
-def photo_files() -> list[Path]:
-    """Every photo of the shared corpus (empty when the corpus is not checked out)."""
-    if not PHOTOS.is_dir():
-        return []
-    return sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() not in {".md", ".tsv"})
 
 
 def _walk_header(data: bytes) -> tuple[list[tuple[int, bytes]], int]:

@@ -1,4 +1,8 @@
-"""Every real photo of the shared corpus comes out upright, sRGB and without metadata."""
+"""Every real photo of the test corpus comes out upright, sRGB and without metadata.
+
+The corpus is tests/data/photos/ (see its SOURCES.md) unless PHOTOGATE_TEST_PHOTOS names a
+fuller one; tests/support/photos.py finds it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,8 @@ import pytest
 from PIL import Image
 
 from app.imaging import RejectedImage, encode_jpeg, open_upload
-from tests.imaging.support import PHOTOS, assert_clean_jpeg, mean_abs_diff, photo_files
-
-pytestmark = pytest.mark.skipif(
-    not photo_files(), reason=f"shared photo corpus not found at {PHOTOS}"
-)
+from tests.imaging.support import assert_clean_jpeg, mean_abs_diff
+from tests.support.photos import MIN_PHOTOS, PHOTOS_DIR, photo_files, photo_path, sources_file
 
 # Files the corpus documents as undecodable, and why they must be refused.
 EXPECTED_REJECTIONS = {"pil_truncated_jpeg.jpg": "truncated"}
@@ -22,12 +23,9 @@ EXPECTED_REJECTIONS = {"pil_truncated_jpeg.jpg": "truncated"}
 
 def _upright_sizes() -> dict[str, tuple[int, int]]:
     """'After Orientation' column of SOURCES.md: the size a correct decoder shows."""
-    sources = PHOTOS / "SOURCES.md"
-    if not sources.is_file():
-        return {}
     sizes = {}
     row = re.compile(r"^\| `([^`]+)` \|(?:[^|]*\|){4} (\d+)x(\d+) \|")
-    for line in sources.read_text(encoding="utf-8").splitlines():
+    for line in sources_file().read_text(encoding="utf-8").splitlines():
         if match := row.match(line):
             sizes[match[1]] = (int(match[2]), int(match[3]))
     return sizes
@@ -37,7 +35,12 @@ UPRIGHT = _upright_sizes()
 
 
 def _open(name: str) -> Image.Image:
-    return open_upload((PHOTOS / name).read_bytes())
+    return open_upload(photo_path(name).read_bytes())
+
+
+def test_the_corpus_is_there() -> None:
+    # Without it every parametrised test below would silently vanish.
+    assert len(photo_files()) >= MIN_PHOTOS, f"photo corpus incomplete at {PHOTOS_DIR}"
 
 
 def test_the_corpus_lists_upright_sizes_for_most_files() -> None:
@@ -104,7 +107,7 @@ def test_heic_with_exif_orientation_and_irot_is_turned_exactly_once() -> None:
 
 
 def test_mpo_second_frame_never_appears() -> None:
-    data = (PHOTOS / "pil_sugarshack.mpo").read_bytes()
+    data = photo_path("pil_sugarshack.mpo").read_bytes()
     with Image.open(io.BytesIO(data)) as source:
         assert getattr(source, "n_frames", 1) == 2
         source.seek(0)
@@ -121,7 +124,7 @@ def test_mpo_second_frame_never_appears() -> None:
 
 
 def test_gps_in_xmp_only_is_gone_too() -> None:
-    data = (PHOTOS / "mei_Nokia Lumia 800.jpg").read_bytes()
+    data = photo_path("mei_Nokia Lumia 800.jpg").read_bytes()
     # The source really carries the location in XMP as well as in EXIF.
     assert b"exif:GPSLatitude" in data or b"GPSLatitude" in data
     assert b"<x:xmpmeta" in data
@@ -134,7 +137,7 @@ def test_gps_in_xmp_only_is_gone_too() -> None:
 
 
 def test_png_exif_orientation_after_idat_is_applied() -> None:
-    path = PHOTOS / "pil_exif_imagemagick_orientation.png"
+    path = photo_path("pil_exif_imagemagick_orientation.png")
     with Image.open(path) as source:
         stored = source.convert("RGB")
     image = open_upload(path.read_bytes())

@@ -1,4 +1,4 @@
-"""Every photo of the shared corpus, uploaded through the real upload path, becomes a ready
+"""Every photo of the test corpus, uploaded through the real upload path, becomes a ready
 photo whose stored derivatives are upright, sRGB and free of metadata, or is refused or
 failed with a reason a photographer can act on."""
 
@@ -16,10 +16,11 @@ from app.imaging import PREVIEW_LONG_SIDE, THUMBNAIL_LONG_SIDE
 from app.photos.blobs import MASTER, PREVIEW, THUMBNAIL
 from app.photos.models import Photo, PhotoStatus
 from app.storage import EncryptedBlobs
-from tests.imaging.support import PHOTOS, assert_clean_jpeg, mean_abs_diff, photo_files
+from tests.imaging.support import assert_clean_jpeg, mean_abs_diff
 from tests.imaging.test_corpus import UPRIGHT
 from tests.studio.conftest import Studio
 from tests.studio.support import api_upload, decrypt
+from tests.support.photos import MIN_PHOTOS, PHOTOS_DIR, photo_files, photo_path
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ GPS_NEEDLES = (b"GPSLatitude", b"GPSLongitude", b"exif:GPS", b"xmpmeta", b"Exif\
 
 def test_the_corpus_is_there() -> None:
     # Without it every parametrised test below would silently vanish.
-    assert len(photo_files()) >= 39, f"shared photo corpus missing at {PHOTOS}"
+    assert len(photo_files()) >= MIN_PHOTOS, f"photo corpus incomplete at {PHOTOS_DIR}"
 
 
 def _upload(client: FlaskClient, studio: Studio, path: Path) -> dict[str, object]:
@@ -94,7 +95,7 @@ def test_corpus_photo_is_ready_and_clean_or_refused_with_a_reason(
 def test_mpo_second_frame_never_appears(
     client: FlaskClient, session: Session, studio: Studio, blobs: EncryptedBlobs
 ) -> None:
-    path = PHOTOS / "pil_sugarshack.mpo"
+    path = photo_path("pil_sugarshack.mpo")
     with Image.open(path) as source:
         assert getattr(source, "n_frames", 1) == 2
         first = source.convert("RGB")
@@ -115,7 +116,7 @@ def test_mpo_second_frame_never_appears(
 def test_gps_only_in_xmp_is_gone(
     client: FlaskClient, session: Session, studio: Studio, blobs: EncryptedBlobs
 ) -> None:
-    path = PHOTOS / "mei_Nokia Lumia 800.jpg"
+    path = photo_path("mei_Nokia Lumia 800.jpg")
     data = path.read_bytes()
     assert b"<x:xmpmeta" in data
     assert b"GPSLatitude" in data

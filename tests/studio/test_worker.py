@@ -29,8 +29,9 @@ from app.studio.services import create_api_token
 from app.web.context import runtime
 from tests.conftest import TEST_REDIS_URL, create_scratch_database
 from tests.factories import make_event, make_staff
-from tests.imaging.support import PHOTOS, assert_clean_jpeg
+from tests.imaging.support import assert_clean_jpeg
 from tests.studio.support import api_upload, blob_files, photo_bytes
+from tests.support.photos import photo_path
 
 
 @dataclass
@@ -116,7 +117,7 @@ def test_upload_is_queued_and_a_worker_makes_it_ready(queued: QueuedStudio) -> N
 
 
 def test_worker_fails_an_undecodable_photo_and_carries_on(queued: QueuedStudio) -> None:
-    broken = _upload(queued, (PHOTOS / "pil_truncated_jpeg.jpg").read_bytes(), "cut.jpg")
+    broken = _upload(queued, photo_path("pil_truncated_jpeg.jpg").read_bytes(), "cut.jpg")
     good = _upload(queued, photo_bytes(seed=2))
 
     _work(queued)

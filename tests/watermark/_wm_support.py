@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from PIL import Image, ImageOps
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "photos"
+from tests.support.photos import photo_path
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(100, 132))
@@ -44,9 +42,8 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def load_photo(name: str) -> Image.Image:
-    path = PHOTOS / name
-    if not path.exists():
-        pytest.skip(f"test photo {name} not available")
+    """A corpus photo, upright and RGB; a photo that is not in the corpus fails the test."""
+    path = photo_path(name)
     if path.suffix.lower() in {".heic", ".avif"}:
         import pillow_heif
 

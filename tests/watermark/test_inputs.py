@@ -6,12 +6,13 @@ import io
 
 import numpy as np
 import pytest
-from _wm_support import PHOTOS, jpeg, synthetic_photo
+from _wm_support import jpeg, synthetic_photo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from app.watermark import UnsupportedImage, Watermarker
+from tests.support.photos import photo_path
 
 PAYLOAD = 424242
 
@@ -48,11 +49,8 @@ def test_truncated_jpeg_is_refused_clearly(marker: Watermarker, base: Image.Imag
 
 
 def test_truncated_test_photo_is_refused(marker: Watermarker) -> None:
-    path = PHOTOS / "pil_truncated_jpeg.jpg"
-    if not path.exists():
-        pytest.skip("test photo not available")
     with pytest.raises(UnsupportedImage):
-        marker.embed(Image.open(path), PAYLOAD)
+        marker.embed(Image.open(photo_path("pil_truncated_jpeg.jpg")), PAYLOAD)
 
 
 def test_not_an_image_is_refused(marker: Watermarker) -> None:

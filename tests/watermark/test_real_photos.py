@@ -1,7 +1,9 @@
-"""Real photographs from the shared test corpus (see its SOURCES.md).
+"""Real photographs from the test corpus (tests/data/photos/, see its SOURCES.md).
 
 The default run uses two photos and a handful of attacks; the slow run covers every photo
-of at least 1 MP that Pillow can read with the attacks of the product goals.
+of at least 1 MP in the repository's corpus (JPEG, HEIC, AVIF and WebP, read through
+pillow-heif where Pillow needs it) with the attacks of the product goals. The fuller corpus
+(PHOTOGATE_TEST_PHOTOS) has more such photos; the benchmark runs those.
 """
 
 from __future__ import annotations
@@ -19,21 +21,13 @@ PAYLOAD = 2_718_281_828
 
 BIG_PHOTOS = [
     "exs_iphone_13_pro_max.HEIC",
-    "mei_Apple iPhone 5.jpg",
-    "mei_Canon EOS 1000D.jpg",
-    "mei_Canon EOS 20D (3).jpg",
-    "mei_Canon EOS 30D (4).jpg",
-    "mei_Canon IXUS 750.jpg",
     "mei_Canon PowerShot A560.jpg",
     "mei_IMG_1034.heic",
     "mei_Issue 177.jpg",
     "mei_Issue 308.jpg",
     "mei_Issue 649.avif",
-    "mei_Leica T (Typ 701).jpg",
     "mei_Nikon Coolpix P7000.webp",
     "mei_Nokia Lumia 800.jpg",
-    "mei_Oppo R7 Plus.jpg",
-    "mei_Panasonic DMC-LX3 (Lumix).jpg",
     "ori_Landscape_0.jpg",
 ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,8 +18,8 @@ from _wm_support import jpeg
 from PIL import Image
 
 from app.watermark import Watermarker
+from tests.support.photos import TEXTURED_DIR
 
-TEXTURED = Path(__file__).resolve().parents[1] / "data" / "photos" / "textured"
 PAYLOAD = 0x7E57ED01
 
 
@@ -65,7 +64,7 @@ CASES: dict[str, tuple[str, Callable[[Image.Image], Image.Image]]] = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_textured_photo_reads_blind(marker: Watermarker, name: str) -> None:
     label, attack = CASES[name]
-    with Image.open(TEXTURED / name) as opened:
+    with Image.open(TEXTURED_DIR / name) as opened:
         photo = opened.convert("RGB")
     marked = jpeg(marker.embed(photo, PAYLOAD), 92)
     found = marker.extract(jpeg(attack(marked), 90))
@@ -73,5 +72,5 @@ def test_textured_photo_reads_blind(marker: Watermarker, name: str) -> None:
 
 
 def test_unmarked_texture_is_absent(marker: Watermarker) -> None:
-    with Image.open(TEXTURED / "chain_link_fence.jpg") as opened:
+    with Image.open(TEXTURED_DIR / "chain_link_fence.jpg") as opened:
         assert marker.extract(jpeg(opened.convert("RGB"), 90)).payload is None
