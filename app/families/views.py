@@ -23,6 +23,7 @@ from app.auth.sessions import end_all_sessions
 from app.auth.throttle import Locked
 from app.auth.tokens import normalise_code
 from app.deliveries.services import viewer_code
+from app.downloads.services import download_history
 from app.errors import Conflict, Invalid
 from app.extensions import limiter
 from app.families.forms import ClaimForm, RosterConfirmForm, RosterUploadForm
@@ -356,6 +357,7 @@ def family_detail(school_id: int, family_id: int) -> str:
         invitations=family_invitations(db_session(), family),
         # The code on the guardian's previews: a screenshot names them.
         viewer_codes={g.id: viewer_code(keys().codes, g.id) for g in family.guardians},
+        downloads=download_history(db_session(), family.id, limit=100),
         now=now(),
         form=ActionForm(),
     )
