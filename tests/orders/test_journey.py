@@ -1,6 +1,7 @@
 """The whole purchase in Chromium on a phone, in Japanese: sign in at the OpenID provider,
 the family's events, an event, a preview, the cart, a school invoice; the school marks it
-paid; the family sees its downloads."""
+paid; the family downloads the photo, and the saved file's mark names the delivery that the
+family's download history shows."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.auth.local_provider import ClientSpec, LocalProvider, UserSpec
 from app.auth.models import StaffRole
 from app.auth.policies import SYSTEM
 from app.auth.sessions import start_session
 from app.db import utcnow
+from app.deliveries.models import Delivery, DeliveryKind
 from app.jobs import JobQueue
 from app.orders.services import set_prices
 from app.web.context import runtime
 from app.web.identity import session_cookie_name
 from tests.auth.conftest import oidc_secret_file, provider_config
 from tests.conftest import LiveServer
+from tests.downloads.conftest import read_mark
 from tests.factories import (
     make_classroom,
     make_event,
@@ -59,6 +63,7 @@ def test_a_guardian_buys_on_a_phone_in_japanese_and_the_school_marks_it_paid(
     oidc: LocalProvider,
     oidc_client: ClientSpec,
     oidc_users: dict[str, UserSpec],
+    tmp_path: Path,
 ) -> None:
     app = live_server.app
     runtime(app).jobs = JobQueue(None)
@@ -143,6 +148,21 @@ def test_a_guardian_buys_on_a_phone_in_japanese_and_the_school_marks_it_paid(
         assert row.get_attribute("data-left") == "3"
         page.goto(f"{live_server.url}/orders/{order_id}/receipt")
         assert "¥1,100" in page.content()
+
+        # Download the bought photo, save the file, and read its mark.
+        page.goto(f"{live_server.url}/orders/downloads")
+        with page.expect_download() as download_info:
+            page.click("tr[data-entitlement] form button[type=submit]")
+        saved = tmp_path / "download.jpg"
+        download_info.value.save_as(saved)
+        found = read_mark(app, saved.read_bytes())
+        with runtime(app).database.session_scope() as session:
+            delivery = session.scalar(select(Delivery).where(Delivery.mark == found.payload))
+            assert delivery is not None
+            assert delivery.kind is DeliveryKind.DOWNLOAD
+            delivery_id = delivery.id
+        page.goto(f"{live_server.url}/downloads/history")
+        assert page.locator(f"tr[data-delivery='{delivery_id}']").count() == 1
     finally:
         page.context.close()
     assert errors == []
