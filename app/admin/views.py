@@ -55,6 +55,10 @@ def home() -> str:
         can_roster=has_permission(staff, Permission.ROSTER_MANAGE),
         can_staff=has_permission(staff, Permission.STAFF_MANAGE),
         can_audit=has_permission(staff, Permission.AUDIT_VIEW),
+        # A school administrator's own school's orders; operators open a school's page.
+        sales_school_id=staff.school_id
+        if has_permission(staff, Permission.ORDERS_MANAGE) and staff.school_id is not None
+        else None,
     )
 
 
