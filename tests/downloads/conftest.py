@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.policies import SYSTEM
 from app.db import utcnow
+from app.jobs import JobQueue
 from app.orders.models import CartItem, Entitlement, Order, PaymentMethod, Product
 from app.orders.services import place_order, set_prices, settle_paid
 from app.watermark import Extraction
@@ -24,6 +25,14 @@ from tests.support.gallery import Gallery, make_gallery, ready_photos
 
 #: Masters this size keep the tests quick and are still read blind with margin.
 SIZE = (1200, 900)
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The shared test app with jobs (the ZIPs) run inline, as in the embedded default; the
+    queued path is the studio's, tested with a real worker in tests/studio/test_worker.py."""
+    runtime(app).jobs = JobQueue(None)
+    return app
 
 
 @dataclass
