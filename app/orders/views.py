@@ -323,10 +323,14 @@ def _download_endpoint() -> str | None:
 @guardian_required
 def entitlements() -> str:
     _guardian, family = _member()
+    held = entitlements_of(db_session(), family.id)
+    moment = now()
+    usable_events = {e.photo.event_id: e.photo.event for e in held if e.is_usable(moment)}
     return render_template(
         "orders/entitlements.html",
-        entitlements=entitlements_of(db_session(), family.id),
-        now=now(),
+        entitlements=held,
+        zip_events=sorted(usable_events.values(), key=lambda event: event.event_date),
+        now=moment,
         form=ActionForm(),
         download_endpoint=_download_endpoint(),
     )

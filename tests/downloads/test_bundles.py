@@ -174,3 +174,18 @@ def test_the_print_export_marks_each_print_for_the_lab(
         data={"csrf_token": csrf(other, "/staff/signin")},
     )
     assert response.status_code == 404
+
+
+def test_a_zip_of_an_event_from_the_downloads_page(
+    app: Flask, paid: Paid, login_as: Signer, session: Session
+) -> None:
+    client = login_as(paid.gallery.guardian)
+    page = client.get("/orders/downloads").get_data(as_text=True)
+    action = f"/downloads/events/{paid.gallery.event.id}/zip"
+    assert action in page
+    response = client.post(action, data={"csrf_token": csrf(client, "/orders/downloads")})
+    state = client.get(f"{response.headers['Location']}.json").get_json()
+    assert (state["status"], state["total"]) == ("ready", 3)
+    with zipfile.ZipFile(io.BytesIO(client.get(state["url"]).data)) as archive:
+        assert len(archive.namelist()) == 3
+    assert _used(session) == [1, 1, 1]
