@@ -346,6 +346,15 @@ def main() -> None:  # noqa: PLR0912, PLR0915 - one script, read top to bottom
         section = render(args, Outcome(tally, memory, wall, ready, pending))
         for failure in tally.failures[:20]:
             print("FAILURE", failure)
+        if tally.failures:
+            # What the servers said about it (a worker timed out, a traceback, a restart).
+            said = (workdir / "services.log").read_text(errors="replace").splitlines()
+            for line in said:
+                if any(
+                    word in line
+                    for word in ("CRITICAL", "TIMEOUT", "Traceback", "Error", "Booting")
+                ):
+                    print("SERVICES", line[:300])
         print(section)
         if args.write is not None:
             write_section(args.write, SECTION, section)
