@@ -16,6 +16,7 @@ from app.auth.models import (
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
 from app.families.models import Invitation
+from app.investigate.models import Investigation, PhotoFeatures
 from app.photos.models import (
     Album,
     Event,
@@ -39,10 +40,12 @@ __all__ = [
     "Event",
     "Family",
     "Guardian",
+    "Investigation",
     "Invitation",
     "OidcLoginRequest",
     "Photo",
     "PhotoDeletion",
+    "PhotoFeatures",
     "PhotoStatus",
     "RecoveryCode",
     "School",

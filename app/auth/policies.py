@@ -34,6 +34,8 @@ class Permission(enum.StrEnum):
     PHOTOS_MODERATE = "photos:moderate"
     #: Tokens for upload tools (photographers).
     API_TOKENS_MANAGE = "api_tokens:manage"
+    #: Open leak investigations and read their verdicts (school administrators, operators).
+    INVESTIGATIONS_RUN = "investigations:run"
 
 
 _SCHOOL_STAFF: Final = frozenset(
@@ -45,6 +47,7 @@ _SCHOOL_STAFF: Final = frozenset(
         Permission.STUDIO_USE,
         Permission.EVENTS_MANAGE,
         Permission.PHOTOS_MODERATE,
+        Permission.INVESTIGATIONS_RUN,
     }
 )
 

@@ -16,11 +16,12 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
+    from app.investigate.views import bp as investigate
     from app.main.views import bp as main
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, gallery, admin, studio, studio_api):
+    for blueprint in (main, auth, families, gallery, admin, studio, studio_api, investigate):
         app.register_blueprint(blueprint)
 
 

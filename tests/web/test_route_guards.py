@@ -23,6 +23,7 @@ from app.auth.models import Guardian, StaffRole, StaffUser
 from app.auth.policies import SYSTEM
 from app.db import utcnow
 from app.families.models import Invitation, InvitationKind
+from app.investigate.services import open_case
 from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.processing import process_photo
 from app.studio.services import IncomingFile, create_api_token, upload_photos
@@ -124,6 +125,14 @@ ACCESS: dict[str, frozenset[Role]] = {
     "studio.unassign": SCHOOL_MANAGERS,
     "studio.tokens": frozenset({Role.PHOTOGRAPHER}),
     "studio.revoke_token": frozenset({Role.PHOTOGRAPHER}),
+    "investigate.index": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "investigate.open_investigation": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "investigate.show_case": SCHOOL_MANAGERS,
+    "investigate.suspect_image": SCHOOL_MANAGERS,
+    "investigate.source_image": SCHOOL_MANAGERS,
+    "investigate.save_notes": SCHOOL_MANAGERS,
+    "investigate.close_case": SCHOOL_MANAGERS,
+    "investigate.reopen_case": SCHOOL_MANAGERS,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
@@ -164,6 +173,16 @@ def world(app: Flask, session: Session) -> World:
     session.add(invitation)
     session.flush()
     token = create_api_token(session, photographer, "laptop", now=utcnow())
+    case, _ = open_case(
+        session,
+        runtime(app).blobs,
+        SYSTEM,
+        data=photo_bytes(320, 240, seed=7),
+        school_id=school.id,
+        limits=runtime(app).limits,
+        now=utcnow(),
+    )
+    case.photo_id = photo.id  # so that the source image of the case exists
     session.commit()
     return World(
         accounts={
@@ -185,6 +204,7 @@ def world(app: Flask, session: Session) -> World:
             # A session id that exists but belongs to nobody signed in here.
             "session_id": 1,
             "kind": "thumbnail",
+            "case_id": case.id,
         },
     )
 

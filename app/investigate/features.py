@@ -1,0 +1,207 @@
+"""The crop-robust index: ORB local features of each photo's preview, and finding which
+photos a suspect shares a region with.
+
+Whole-image perceptual hashes find a recompressed or resized copy, but not a 25 % crop, a
+face cut out of a group photo, or a face pasted into another picture. Local features do:
+a region that came from a photo keeps many of its corner-like points and their binary
+descriptors, whatever was cropped away or pasted around it. A candidate is accepted only
+when enough matches agree on one similarity transform (scale, rotation, shift: what a
+crop, a resize, a screenshot and a pasted region are), found by RANSAC, so texture that
+happens to look alike in two unrelated photos does not make a candidate.
+
+No Flask and no database here: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+#: Points kept per indexed photo (found on its preview, 1600 px long side).
+INDEX_FEATURES: Final = 600
+#: Points looked for in a suspect (more: it may hold a small region among other content).
+SUSPECT_FEATURES: Final = 3000
+#: A suspect is analysed at most this large (the index was made at preview size).
+SUSPECT_LONG_SIDE: Final = 1600
+DESCRIPTOR_BYTES: Final = 32
+#: Lowe's ratio test between the best and second-best neighbour.
+RATIO: Final = 0.8
+#: Hamming distance above which a descriptor match is never believed (of 256 bits).
+MAX_DISTANCE: Final = 64
+#: Photos whose vote count is examined geometrically, strongest first.
+MAX_VERIFIED: Final = 8
+MIN_VOTES: Final = 6
+#: Matches that must agree on one transform for a photo to be a candidate.
+MIN_INLIERS: Final = 10
+#: RANSAC's tolerance, in preview pixels.
+REPROJECTION_PX: Final = 6.0
+
+U8Array = npt.NDArray[np.uint8]
+F32Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Key points (x, y) in the analysed image, their descriptors, and its size."""
+
+    points: F32Array  # (n, 2)
+    descriptors: U8Array  # (n, 32)
+    width: int
+    height: int
+
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        return self.points.astype(np.float32).tobytes(), self.descriptors.tobytes()
+
+    @classmethod
+    def from_bytes(cls, points: bytes, descriptors: bytes, width: int, height: int) -> Features:
+        pts = np.frombuffer(points, np.float32).reshape(-1, 2)
+        desc = np.frombuffer(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+        return cls(pts, desc, width, height)
+
+
+@dataclass(frozen=True)
+class RegionMatch:
+    """A photo the suspect shares a region with.
+
+    ``suspect_box`` and ``photo_box`` are (left, top, right, bottom) in the suspect's own
+    pixels and in the photo's preview pixels; ``scale`` and ``angle`` take the suspect's
+    region to the preview.
+    """
+
+    photo_id: int
+    votes: int
+    inliers: int
+    suspect_box: tuple[int, int, int, int]
+    photo_box: tuple[int, int, int, int]
+    scale: float
+    angle: float
+
+
+def _gray(image: Image.Image, long_side: int) -> tuple[npt.NDArray[np.uint8], float]:
+    """8-bit luminance at most ``long_side`` pixels, and the factor back to the image."""
+    scale = min(1.0, long_side / max(image.size))
+    gray = image.convert("L")
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        gray = gray.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(gray, np.uint8), scale
+
+
+def detect(image: Image.Image, *, features: int, long_side: int = SUSPECT_LONG_SIDE) -> Features:
+    """ORB points of ``image`` (coordinates in the image's own pixels)."""
+    import cv2
+
+    gray, scale = _gray(image, long_side)
+    # OpenCV's stubs do not list the factory functions of its feature detectors.
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]
+        nfeatures=features, scaleFactor=1.2, nlevels=8, fastThreshold=10
+    )
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        return Features(
+            np.zeros((0, 2), np.float32),
+            np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            image.width,
+            image.height,
+        )
+    points = np.array([kp.pt for kp in keypoints], np.float32) / np.float32(scale)
+    return Features(points, np.asarray(descriptors, np.uint8), image.width, image.height)
+
+
+@dataclass
+class Index:
+    """Every indexed photo's descriptors in one matrix, for one brute-force search."""
+
+    photo_ids: npt.NDArray[np.int64]  # (N,) the photo of each row
+    points: F32Array  # (N, 2)
+    descriptors: U8Array  # (N, 32)
+
+    @classmethod
+    def build(cls, entries: Sequence[tuple[int, Features]]) -> Index:
+        kept = [(pid, f) for pid, f in entries if len(f.descriptors)]
+        if not kept:
+            return cls(
+                np.zeros(0, np.int64),
+                np.zeros((0, 2), np.float32),
+                np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            )
+        ids = np.concatenate([np.full(len(f.descriptors), pid, np.int64) for pid, f in kept])
+        return cls(
+            ids,
+            np.concatenate([f.points for _, f in kept]).astype(np.float32),
+            np.ascontiguousarray(np.concatenate([f.descriptors for _, f in kept])),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.photo_ids.nbytes + self.points.nbytes + self.descriptors.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.photo_ids)
+
+
+def _box(points: F32Array) -> tuple[int, int, int, int]:
+    left, top = np.floor(points.min(axis=0)).astype(int)
+    right, bottom = np.ceil(points.max(axis=0)).astype(int)
+    return int(left), int(top), int(right), int(bottom)
+
+
+def find_regions(suspect: Features, index: Index) -> list[RegionMatch]:
+    """Photos of ``index`` that share a region with the suspect, most inliers first."""
+    import cv2
+
+    if len(index) < 2 or len(suspect.descriptors) == 0:
+        return []
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(suspect.descriptors, index.descriptors, k=2)
+    query, train = [], []
+    for pair in pairs:
+        if len(pair) < 2:
+            continue
+        best, second = pair
+        if best.distance <= MAX_DISTANCE and best.distance < RATIO * second.distance:
+            query.append(best.queryIdx)
+            train.append(best.trainIdx)
+    if not query:
+        return []
+    q = np.array(query)
+    t = np.array(train)
+    owners = index.photo_ids[t]
+    ids, votes = np.unique(owners, return_counts=True)
+    order = np.argsort(-votes, kind="stable")
+    found = []
+    for k in order[:MAX_VERIFIED]:
+        if votes[k] < MIN_VOTES:
+            break
+        mine = owners == ids[k]
+        src = suspect.points[q[mine]]
+        dst = index.points[t[mine]]
+        matrix, inlier_mask = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=4000
+        )
+        if matrix is None or inlier_mask is None:
+            continue
+        inliers = inlier_mask.ravel().astype(bool)
+        count = int(inliers.sum())
+        if count < MIN_INLIERS:
+            continue
+        scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+        angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+        found.append(
+            RegionMatch(
+                photo_id=int(ids[k]),
+                votes=int(votes[k]),
+                inliers=count,
+                suspect_box=_box(src[inliers]),
+                photo_box=_box(dst[inliers]),
+                scale=scale,
+                angle=angle,
+            )
+        )
+    found.sort(key=lambda match: -match.inliers)
+    return found

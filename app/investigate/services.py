@@ -1,0 +1,584 @@
+"""Opening a case for a suspect image and searching for where it came from.
+
+The search, in order (each step's findings are kept on the case):
+
+1. **Blind read** under every kept watermark key. An authenticated payload is the mark of
+   one delivery; if that delivery is of a photo in the investigator's scope, that is the
+   verdict.
+2. **Candidate source photos** in scope: whole-image perceptual hashes (pHash + dHash of
+   every ready photo) and the crop-robust index of local features (see
+   :mod:`app.investigate.features`), which also says *where* in the suspect the photo's
+   region is.
+3. **Informed read** of the suspect against each candidate's stored image, with that
+   photo's deliveries as the known payloads. When the features put the photo in only a
+   region of the suspect (a face pasted into another picture), only that region is read.
+   Previews were marked on the preview, downloads on the master, so each is read against
+   the image its deliveries were marked on.
+
+No mark but a source photo: the verdict is the photo, and everyone who received a copy of
+it. Neither: "no match", said plainly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.policies import Actor, actor_id
+from app.deliveries.models import Delivery, DeliveryKind
+from app.errors import Forbidden, Invalid, NotFound, Unavailable
+from app.i18n import gettext as _
+from app.imaging import (
+    PREVIEW_LONG_SIDE,
+    PerceptualHash,
+    RejectedImage,
+    open_upload,
+    perceptual_hash,
+    probe,
+    resize_long_side,
+)
+from app.investigate.features import (
+    INDEX_FEATURES,
+    SUSPECT_FEATURES,
+    Features,
+    Index,
+    RegionMatch,
+    detect,
+    find_regions,
+)
+from app.investigate.models import CaseStatus, Investigation, PhotoFeatures, Verdict
+from app.investigate.policies import can_investigate_school, knows_case
+from app.keys import WatermarkKeys
+from app.photos.blobs import MASTER, PREVIEW, read_derivative
+from app.photos.limits import UploadLimits
+from app.photos.models import Event, Photo, PhotoStatus
+from app.photos.reasons import rejection_text
+from app.schools.models import Classroom, Enrolment, Family, Student
+from app.storage import EncryptedBlobs, StorageError
+
+if TYPE_CHECKING:
+    from app.watermark import Extraction
+
+logger = logging.getLogger(__name__)
+
+#: The blob kind of a case's suspect image (stored under the case's own name and key).
+SUSPECT: Final = "suspect"
+#: Combined pHash + dHash distance (of 128 bits) up to which a photo is a candidate: a
+#: recompressed, resized or screenshotted copy of the whole photo stays far below it,
+#: unrelated photos sit around 64.
+MAX_HASH_DISTANCE: Final = 24
+#: Candidates listed on the verdict page, and read against their stored image.
+MAX_CANDIDATES: Final = 10
+MAX_INFORMED_READS: Final = 3
+#: A region covering less of the suspect than this is read on its own (cut out, padded).
+REGION_FRACTION: Final = 0.6
+REGION_PADDING: Final = 0.25
+#: A suspect is read at most this large: more pixels add time, not marks (the mark's cells
+#: are 1/512 of a photo's long side).
+MAX_READ_SIDE: Final = 4096
+MAX_NOTES: Final = 10_000
+#: Smaller images cannot hold a mark or say which photo they come from.
+MIN_SUSPECT_SIDE: Final = 64
+
+
+@dataclass
+class Candidate:
+    """A photo the suspect may come from, with what found it."""
+
+    photo_id: int
+    hash_distance: int | None = None
+    region: RegionMatch | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        inliers = self.region.inliers if self.region is not None else 0
+        distance = self.hash_distance if self.hash_distance is not None else 128
+        return (-inliers, distance)
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"photo_id": self.photo_id, "hash_distance": self.hash_distance}
+        if self.region is not None:
+            body["inliers"] = self.region.inliers
+            body["suspect_box"] = list(self.region.suspect_box)
+            body["photo_box"] = list(self.region.photo_box)
+            body["scale"] = round(self.region.scale, 3)
+            body["angle"] = round(self.region.angle, 2)
+        return body
+
+
+@dataclass
+class Search:
+    """What the search found, step by step (kept as the case's results)."""
+
+    blind: dict[str, Any] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+    reads: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    indexed: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "blind": self.blind,
+            "candidates": [c.as_json() for c in self.candidates],
+            "reads": self.reads,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "newly_indexed": self.indexed,
+        }
+
+
+# --- cases ------------------------------------------------------------------------------
+
+
+def open_case(
+    session: Session,
+    blobs: EncryptedBlobs,
+    actor: Actor,
+    *,
+    data: bytes,
+    school_id: int | None,
+    limits: UploadLimits,
+    now: dt.datetime,
+) -> tuple[Investigation, Image.Image]:
+    """Validate a suspect image like any upload, store it encrypted, open a case (flushed).
+
+    Returns the case and the decoded suspect (upright RGB, no metadata).
+    """
+    if not can_investigate_school(actor, school_id):
+        raise Forbidden()
+    try:
+        header = probe(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+        image = open_upload(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    except RejectedImage as rejected:
+        raise Invalid(rejection_text(rejected)) from None
+    if min(image.size) < MIN_SUSPECT_SIDE:
+        raise Invalid(
+            _(
+                "The image is too small to investigate: it needs at least %(side)s pixels "
+                "on each side.",
+                side=MIN_SUSPECT_SIDE,
+            )
+        )
+    sha256 = hashlib.sha256(data).hexdigest()
+    fingerprint = perceptual_hash(image)
+    key = blobs.new_data_key()
+    case = Investigation(
+        school_id=school_id,
+        investigator_id=actor_id(actor),
+        status=CaseStatus.OPEN,
+        suspect_sha256=sha256,
+        suspect_bytes=len(data),
+        suspect_format=header.format[:16],
+        suspect_width=image.width,
+        suspect_height=image.height,
+        wrapped_key=key.wrapped,
+        suspect_phash=fingerprint.phash,
+        suspect_dhash=fingerprint.dhash,
+        results={},
+        notes="",
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+            blobs.put(case.blob_id, SUSPECT, data, key)
+    except (StorageError, OSError) as exc:
+        logger.error("storing a suspect image failed: %s", exc)
+        raise Unavailable(_("The image could not be stored just now. Please try again.")) from None
+    logger.info("investigation %s opened (suspect %s)", case.id, sha256[:16])
+    return case, image
+
+
+def suspect_bytes(blobs: EncryptedBlobs, case: Investigation) -> bytes:
+    """The suspect image exactly as uploaded (decrypted)."""
+    return blobs.get(case.blob_id, SUSPECT, case.wrapped_key)
+
+
+def suspect_image(blobs: EncryptedBlobs, case: Investigation) -> Image.Image:
+    """The stored suspect, decoded again (upright RGB)."""
+    return open_upload(suspect_bytes(blobs, case), max_bytes=case.suspect_bytes + 1)
+
+
+def case_for(session: Session, actor: Actor, case_id: int) -> Investigation:
+    """The case, or NotFound for anyone who must not know it exists."""
+    case = session.get(Investigation, case_id)
+    if case is None or not knows_case(actor, case):
+        raise NotFound()
+    return case
+
+
+def cases_of(session: Session, actor: Actor, *, limit: int = 100) -> list[Investigation]:
+    """The cases ``actor`` may see, newest first."""
+    query = select(Investigation).order_by(Investigation.id.desc()).limit(limit)
+    return [case for case in session.scalars(query) if knows_case(actor, case)]
+
+
+def set_notes(session: Session, actor: Actor, case: Investigation, notes: str) -> None:
+    """Replace the case's notes (flushed)."""
+    if not knows_case(actor, case):
+        raise NotFound()
+    if len(notes) > MAX_NOTES:
+        raise Invalid(_("Notes can be at most %(count)s characters.", count=MAX_NOTES))
+    case.notes = notes
+    session.flush()
+
+
+def set_status(
+    session: Session, actor: Actor, case: Investigation, status: CaseStatus, *, now: dt.datetime
+) -> bool:
+    """Close or reopen a case; False if it already had that status."""
+    if not knows_case(actor, case):
+        raise NotFound()
+    if case.status is status:
+        return False
+    case.status = status
+    case.closed_at = now if status is CaseStatus.CLOSED else None
+    session.flush()
+    return True
+
+
+# --- the scope and the index --------------------------------------------------------------
+
+
+def _scope(case: Investigation) -> Any:
+    query = (
+        select(Photo)
+        .join(Event, Event.id == Photo.event_id)
+        .where(Photo.status == PhotoStatus.READY)
+    )
+    if case.school_id is not None:
+        query = query.where(Event.school_id == case.school_id)
+    return query
+
+
+def _in_scope(case: Investigation, photo: Photo) -> bool:
+    return case.school_id is None or photo.event.school_id == case.school_id
+
+
+def index_photo(blobs: EncryptedBlobs, photo: Photo, *, now: dt.datetime) -> PhotoFeatures:
+    """The feature-index row of one ready photo, from its preview (not added)."""
+    with Image.open(io.BytesIO(read_derivative(blobs, photo, PREVIEW))) as opened:
+        preview = opened.convert("RGB")
+    found = detect(preview, features=INDEX_FEATURES, long_side=PREVIEW_LONG_SIDE)
+    points, descriptors = found.to_bytes()
+    return PhotoFeatures(
+        photo_id=photo.id,
+        width=found.width,
+        height=found.height,
+        count=len(found.descriptors),
+        points=points,
+        descriptors=descriptors,
+        made_at=now,
+    )
+
+
+def index_missing(
+    session: Session, blobs: EncryptedBlobs, photos: Iterable[Photo], *, now: dt.datetime
+) -> int:
+    """Index the photos that have no feature row yet (flushed); returns how many."""
+    wanted = {photo.id: photo for photo in photos}
+    if not wanted:
+        return 0
+    have = set(
+        session.scalars(select(PhotoFeatures.photo_id).where(PhotoFeatures.photo_id.in_(wanted)))
+    )
+    made = 0
+    for photo_id, photo in wanted.items():
+        if photo_id in have:
+            continue
+        try:
+            session.add(index_photo(blobs, photo, now=now))
+        except Exception:
+            # A damaged or purged preview leaves the photo out of the index, not the search.
+            logger.exception("photo %s could not be indexed", photo_id)
+            continue
+        made += 1
+    session.flush()
+    return made
+
+
+def load_index(session: Session, photo_ids: Iterable[int]) -> Index:
+    """The feature index of these photos, in one matrix."""
+    ids = list(photo_ids)
+    if not ids:
+        return Index.build([])
+    rows = session.scalars(select(PhotoFeatures).where(PhotoFeatures.photo_id.in_(ids)))
+    return Index.build(
+        [
+            (row.photo_id, Features.from_bytes(row.points, row.descriptors, row.width, row.height))
+            for row in rows
+        ]
+    )
+
+
+# --- the search ---------------------------------------------------------------------------
+
+
+def _delivery_by_mark(session: Session, mark: int) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.mark == mark))
+
+
+def _hash_candidates(
+    case: Investigation, photos: Sequence[Photo], suspect: PerceptualHash
+) -> list[Candidate]:
+    found = []
+    for photo in photos:
+        if photo.phash is None or photo.dhash is None:
+            continue
+        distance = suspect.distance(PerceptualHash(photo.phash, photo.dhash))
+        if distance <= MAX_HASH_DISTANCE:
+            found.append(Candidate(photo.id, hash_distance=distance))
+    return found
+
+
+def _merge(hashed: list[Candidate], regions: list[RegionMatch]) -> list[Candidate]:
+    by_id = {c.photo_id: c for c in hashed}
+    for region in regions:
+        by_id.setdefault(region.photo_id, Candidate(region.photo_id)).region = region
+    return sorted(by_id.values(), key=lambda c: c.sort_key)[:MAX_CANDIDATES]
+
+
+def _region_of(
+    image: Image.Image, region: RegionMatch | None, scale: float
+) -> tuple[Image.Image, bool]:
+    """The part of the suspect to read: the matched region (padded) when it is only a part.
+
+    ``scale`` takes the region's box (in the uploaded image's pixels) to ``image``.
+    """
+    if region is None:
+        return image, False
+    left, top, right, bottom = (round(v * scale) for v in region.suspect_box)
+    width, height = right - left, bottom - top
+    if width * height >= REGION_FRACTION * image.width * image.height:
+        return image, False
+    pad_x, pad_y = int(width * REGION_PADDING), int(height * REGION_PADDING)
+    box = (
+        max(0, left - pad_x),
+        max(0, top - pad_y),
+        min(image.width, right + pad_x),
+        min(image.height, bottom + pad_y),
+    )
+    if box[2] - box[0] < 128 or box[3] - box[1] < 128:
+        return image, False
+    return image.crop(box), True
+
+
+def _stored_image(blobs: EncryptedBlobs, photo: Photo, kind: str) -> Image.Image:
+    with Image.open(io.BytesIO(read_derivative(blobs, photo, kind))) as opened:
+        return opened.convert("RGB")
+
+
+def _informed_reads(
+    session: Session,
+    blobs: EncryptedBlobs,
+    watermarks: WatermarkKeys,
+    *,
+    case: Investigation,
+    image: Image.Image,
+    candidate: Candidate,
+    search: Search,
+) -> Delivery | None:
+    """Read the suspect against the candidate's preview and master; the delivery named."""
+    photo = session.get(Photo, candidate.photo_id)
+    if photo is None or not _in_scope(case, photo):
+        return None
+    deliveries = list(session.scalars(select(Delivery).where(Delivery.photo_id == photo.id)))
+    marks_by_base = {
+        PREVIEW: [d.mark for d in deliveries if d.kind is DeliveryKind.PREVIEW],
+        MASTER: [d.mark for d in deliveries if d.kind is not DeliveryKind.PREVIEW],
+    }
+    part, cut = _region_of(image, candidate.region, image.width / case.suspect_width)
+    for base, marks in marks_by_base.items():
+        if not marks:
+            continue
+        started = time.perf_counter()
+        try:
+            original = _stored_image(blobs, photo, base)
+            found = watermarks.keyring.extract(part, original=original, candidates=marks)
+        except (ValueError, StorageError) as exc:
+            logger.warning("informed read of photo %s (%s) failed: %s", photo.id, base, exc)
+            continue
+        search.reads.append(
+            {
+                "photo_id": photo.id,
+                "against": base,
+                "region_only": cut,
+                "payload_found": found.payload is not None,
+                "confidence": round(found.confidence, 3),
+                "pilot_score": round(found.pilot_score, 2),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        if found.payload is None:
+            continue
+        delivery = _delivery_by_mark(session, found.payload)
+        if delivery is not None and delivery.photo_id == photo.id:
+            case.method = "informed"
+            case.confidence = found.confidence
+            case.key_id = found.key_version
+            return delivery
+    return None
+
+
+def _for_reading(image: Image.Image) -> Image.Image:
+    return resize_long_side(image, MAX_READ_SIDE) if max(image.size) > MAX_READ_SIDE else image
+
+
+def _blind_read(
+    session: Session,
+    watermarks: WatermarkKeys,
+    case: Investigation,
+    suspect: Image.Image,
+    search: Search,
+) -> Delivery | None:
+    """The delivery named by a mark read with the keys alone, if it is in the case's scope."""
+    try:
+        found: Extraction | None = watermarks.keyring.extract(suspect)
+    except ValueError as exc:  # an image the reader cannot use is a read that found nothing
+        logger.warning("blind read of investigation %s failed: %s", case.id, exc)
+        found = None
+    search.blind = {
+        "payload_found": found is not None and found.payload is not None,
+        "pilot_score": round(found.pilot_score, 2) if found else 0.0,
+        "attempts": found.attempts if found else 0,
+    }
+    if found is None or found.payload is None:
+        return None
+    delivery = _delivery_by_mark(session, found.payload)
+    if delivery is None:
+        return None
+    if not _in_scope(case, delivery.photo):
+        # Another school's delivery: nothing of it is shown to this investigator.
+        logger.info("investigation %s read a mark outside its scope", case.id)
+        return None
+    search.blind["in_scope"] = True
+    case.method, case.confidence, case.key_id = "blind", found.confidence, found.key_version
+    return delivery
+
+
+def search_case(
+    session: Session,
+    blobs: EncryptedBlobs,
+    watermarks: WatermarkKeys,
+    actor: Actor,
+    case: Investigation,
+    *,
+    image: Image.Image,
+    now: dt.datetime,
+    clock: Any = time.perf_counter,
+) -> Search:
+    """Run the whole search for the case's suspect and record the verdict (flushed)."""
+    if not knows_case(actor, case):
+        raise NotFound()
+    search = Search()
+    started = clock()
+    case.verdict, case.delivery_id, case.photo_id = None, None, None
+    case.method, case.confidence, case.key_id = None, None, None
+    suspect = _for_reading(image)
+
+    # 1. Blind read under every kept key.
+    delivery = _blind_read(session, watermarks, case, suspect, search)
+    search.timings["blind"] = clock() - started
+
+    # 2. Candidate source photos (also when the mark was read: the report shows the photo).
+    step = clock()
+    photos = list(session.scalars(_scope(case)))
+    search.indexed = index_missing(session, blobs, photos, now=now)
+    search.timings["index"] = clock() - step
+    step = clock()
+    fingerprint = PerceptualHash(case.suspect_phash or "0" * 16, case.suspect_dhash or "0" * 16)
+    hashed = _hash_candidates(case, photos, fingerprint)
+    regions: list[RegionMatch] = []
+    if delivery is None or not hashed:
+        index = load_index(session, [photo.id for photo in photos])
+        regions = find_regions(detect(image, features=SUSPECT_FEATURES), index)
+    search.candidates = _merge(hashed, regions)
+    search.timings["candidates"] = clock() - step
+
+    # 3. Informed reads against the best candidates.
+    step = clock()
+    if delivery is None:
+        for candidate in search.candidates[:MAX_INFORMED_READS]:
+            delivery = _informed_reads(
+                session,
+                blobs,
+                watermarks,
+                case=case,
+                image=suspect,
+                candidate=candidate,
+                search=search,
+            )
+            if delivery is not None:
+                break
+    search.timings["informed"] = clock() - step
+
+    if delivery is not None:
+        case.verdict = Verdict.DELIVERY
+        case.delivery_id = delivery.id
+        case.photo_id = delivery.photo_id
+    elif search.candidates:
+        case.verdict = Verdict.PHOTO
+        case.photo_id = search.candidates[0].photo_id
+        best = search.candidates[0]
+        case.method = "features" if best.region is not None else "phash"
+    else:
+        case.verdict = Verdict.NO_MATCH
+    search.timings["total"] = clock() - started
+    case.results = search.as_json()
+    case.searched_at = now
+    session.flush()
+    logger.info(
+        "investigation %s: %s in %.1f s", case.id, case.verdict.value, search.timings["total"]
+    )
+    return search
+
+
+# --- what the verdict page shows ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """One delivery of a photo, as the verdict lists it."""
+
+    delivery: Delivery
+    family: Family | None
+    classes: list[Classroom]
+
+
+def _classes_of(session: Session, family_id: int | None) -> list[Classroom]:
+    if family_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Classroom)
+            .join(Enrolment, Enrolment.classroom_id == Classroom.id)
+            .join(Student, Student.id == Enrolment.student_id)
+            .where(Student.family_id == family_id)
+            .distinct()
+            .order_by(Classroom.school_year, Classroom.grade, Classroom.name)
+        )
+    )
+
+
+def receiver(session: Session, delivery: Delivery) -> Receiver:
+    """The delivery with the recipient's family and their children's classes."""
+    family = session.get(Family, delivery.family_id) if delivery.family_id is not None else None
+    return Receiver(delivery, family, _classes_of(session, delivery.family_id))
+
+
+def receivers(session: Session, photo_id: int) -> list[Receiver]:
+    """Everyone who received a copy of the photo (every delivery), oldest first."""
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.photo_id == photo_id).order_by(Delivery.created_at)
+    )
+    return [receiver(session, delivery) for delivery in deliveries]
