@@ -80,6 +80,8 @@ class RegionMatch:
     photo_box: tuple[int, int, int, int]
     scale: float
     angle: float
+    #: The similarity transform from suspect pixels to preview pixels (2 x 3, row-major).
+    matrix: tuple[float, float, float, float, float, float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
 def _gray(image: Image.Image, long_side: int) -> tuple[npt.NDArray[np.uint8], float]:
@@ -181,6 +183,7 @@ def find_regions(suspect: Features, index: Index) -> list[RegionMatch]:
         mine = owners == ids[k]
         src = suspect.points[q[mine]]
         dst = index.points[t[mine]]
+        cv2.setRNGSeed(int(ids[k]))  # the same suspect gets the same answer every time
         matrix, inlier_mask = cv2.estimateAffinePartial2D(
             src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=4000
         )
@@ -201,7 +204,58 @@ def find_regions(suspect: Features, index: Index) -> list[RegionMatch]:
                 photo_box=_box(dst[inliers]),
                 scale=scale,
                 angle=angle,
+                matrix=(
+                    float(matrix[0, 0]),
+                    float(matrix[0, 1]),
+                    float(matrix[0, 2]),
+                    float(matrix[1, 0]),
+                    float(matrix[1, 1]),
+                    float(matrix[1, 2]),
+                ),
             )
         )
     found.sort(key=lambda match: -match.inliers)
     return found
+
+
+#: Grey levels (after a light blur) within which the suspect shows the photo's own pixels.
+SAME_PIXELS: Final = 14.0
+#: A pasted part smaller than this (pixels of the suspect) is not worth reading alone.
+MIN_PASTED_AREA: Final = 96 * 96
+
+
+def pasted_box(
+    suspect: Image.Image, preview: Image.Image, match: RegionMatch
+) -> tuple[int, int, int, int] | None:
+    """Where in ``suspect`` the photo's own pixels are, when it holds only a part of it.
+
+    The preview is laid onto the suspect by the matched transform; the largest connected
+    area where the two agree (a face cut out and pasted, with whatever else around it) is
+    the part a mark can be read from. None when no such area stands out.
+    """
+    import cv2
+
+    m = np.array(match.matrix, np.float64).reshape(2, 3)
+    back = cv2.invertAffineTransform(m)
+    size = (suspect.width, suspect.height)
+    ours = np.asarray(suspect.convert("L"), np.float32)
+    theirs = np.asarray(preview.convert("L"), np.float32)
+    laid = cv2.warpAffine(theirs, back, size, flags=cv2.INTER_LINEAR)
+    covered = cv2.warpAffine(np.ones_like(theirs), back, size, flags=cv2.INTER_NEAREST) > 0
+    # Brightness and contrast of a pasted part are often adjusted to its new picture.
+    inside = covered & (np.abs(ours - laid) < 4 * SAME_PIXELS)
+    if inside.sum() < MIN_PASTED_AREA:
+        return None
+    a, b = np.polyfit(laid[inside], ours[inside], 1)
+    difference = np.abs(cv2.GaussianBlur(ours - (a * laid + b), (0, 0), 2.0))
+    same = (covered & (difference < SAME_PIXELS)).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    same = cv2.morphologyEx(same, cv2.MORPH_OPEN, kernel)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(same, connectivity=8)
+    if count < 2:
+        return None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    left, top, width, height, area = (int(v) for v in stats[biggest])
+    if area < MIN_PASTED_AREA:
+        return None
+    return left, top, left + width, top + height

@@ -27,7 +27,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from PIL import Image
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.policies import Actor, actor_id
 from app.deliveries.models import Delivery, DeliveryKind
-from app.errors import Forbidden, Invalid, NotFound, Unavailable
+from app.errors import AppError, Forbidden, Invalid, NotFound, Unavailable
 from app.i18n import gettext as _
 from app.imaging import (
     PREVIEW_LONG_SIDE,
@@ -55,6 +55,7 @@ from app.investigate.features import (
     RegionMatch,
     detect,
     find_regions,
+    pasted_box,
 )
 from app.investigate.models import CaseStatus, Investigation, PhotoFeatures, Verdict
 from app.investigate.policies import can_investigate_school, knows_case
@@ -83,6 +84,7 @@ MAX_INFORMED_READS: Final = 3
 #: A region covering less of the suspect than this is read on its own (cut out, padded).
 REGION_FRACTION: Final = 0.6
 REGION_PADDING: Final = 0.25
+MIN_REGION_SIDE: Final = 384
 #: A suspect is read at most this large: more pixels add time, not marks (the mark's cells
 #: are 1/512 of a photo's long side).
 MAX_READ_SIDE: Final = 4096
@@ -348,29 +350,57 @@ def _merge(hashed: list[Candidate], regions: list[RegionMatch]) -> list[Candidat
     return sorted(by_id.values(), key=lambda c: c.sort_key)[:MAX_CANDIDATES]
 
 
+def _scaled(region: RegionMatch, scale: float) -> RegionMatch:
+    """The match for the suspect resized by ``scale`` (points in it are ``scale`` times)."""
+    a, b, c, d, e, f = region.matrix
+    return replace(region, matrix=(a / scale, b / scale, c, d / scale, e / scale, f))
+
+
+def _preview_of(blobs: EncryptedBlobs, photo: Photo) -> Image.Image | None:
+    try:
+        return _stored_image(blobs, photo, PREVIEW)
+    except (ValueError, StorageError, AppError):
+        return None
+
+
 def _region_of(
-    image: Image.Image, region: RegionMatch | None, scale: float
-) -> tuple[Image.Image, bool]:
-    """The part of the suspect to read: the matched region (padded) when it is only a part.
+    image: Image.Image, region: RegionMatch | None, scale: float, preview: Image.Image | None
+) -> tuple[int, int, int, int] | None:
+    """The box of the suspect to read alone: where the photo's own pixels are, when it
+    holds only a part of the photo (a face pasted into another picture); None: all of it.
 
     ``scale`` takes the region's box (in the uploaded image's pixels) to ``image``.
     """
     if region is None:
-        return image, False
+        return None
+    if preview is not None:
+        pasted = pasted_box(image, preview, _scaled(region, scale))
+        if pasted is not None:
+            left, top, right, bottom = pasted
+            part = (right - left) * (bottom - top)
+            if (
+                part < REGION_FRACTION * image.width * image.height
+                and min(right - left, bottom - top) >= MIN_SUSPECT_SIDE * 2
+            ):
+                return pasted
     left, top, right, bottom = (round(v * scale) for v in region.suspect_box)
     width, height = right - left, bottom - top
     if width * height >= REGION_FRACTION * image.width * image.height:
-        return image, False
-    pad_x, pad_y = int(width * REGION_PADDING), int(height * REGION_PADDING)
+        return None
+    # Matched points cluster on the region's corners and edges; the pasted part reaches
+    # beyond them. A window around them, at least a few tiles of the mark wide, holds it.
+    side_x = max(round(width * (1 + 2 * REGION_PADDING)), MIN_REGION_SIDE)
+    side_y = max(round(height * (1 + 2 * REGION_PADDING)), MIN_REGION_SIDE)
+    centre_x, centre_y = (left + right) // 2, (top + bottom) // 2
     box = (
-        max(0, left - pad_x),
-        max(0, top - pad_y),
-        min(image.width, right + pad_x),
-        min(image.height, bottom + pad_y),
+        max(0, centre_x - side_x // 2),
+        max(0, centre_y - side_y // 2),
+        min(image.width, centre_x + side_x // 2),
+        min(image.height, centre_y + side_y // 2),
     )
-    if box[2] - box[0] < 128 or box[3] - box[1] < 128:
-        return image, False
-    return image.crop(box), True
+    if (box[2] - box[0]) * (box[3] - box[1]) >= REGION_FRACTION * image.width * image.height:
+        return None
+    return box
 
 
 def _stored_image(blobs: EncryptedBlobs, photo: Photo, kind: str) -> Image.Image:
@@ -397,7 +427,9 @@ def _informed_reads(
         PREVIEW: [d.mark for d in deliveries if d.kind is DeliveryKind.PREVIEW],
         MASTER: [d.mark for d in deliveries if d.kind is not DeliveryKind.PREVIEW],
     }
-    part, cut = _region_of(image, candidate.region, image.width / case.suspect_width)
+    scale = image.width / case.suspect_width
+    box = _region_of(image, candidate.region, scale, _preview_of(blobs, photo))
+    part = image.crop(box) if box is not None else image
     for base, marks in marks_by_base.items():
         if not marks:
             continue
@@ -412,7 +444,8 @@ def _informed_reads(
             {
                 "photo_id": photo.id,
                 "against": base,
-                "region_only": cut,
+                # In the uploaded image's pixels, for the outline on the verdict page.
+                "region": [round(v / scale) for v in box] if box is not None else None,
                 "payload_found": found.payload is not None,
                 "confidence": round(found.confidence, 3),
                 "pilot_score": round(found.pilot_score, 2),

@@ -126,6 +126,10 @@ def _verdict_context(case: Investigation) -> dict[str, Any]:
     candidates = case.results.get("candidates", []) if case.results else []
     match = next((c for c in candidates if c.get("photo_id") == case.photo_id), None)
     context["match"] = match
+    # The outline on the suspect: the part that was read alone, else the matched features.
+    reads = case.results.get("reads", []) if case.results else []
+    read = next((r for r in reads if r.get("payload_found") and r.get("region")), None)
+    context["suspect_box"] = read["region"] if read else (match or {}).get("suspect_box")
     context["preview_size"] = _preview_size(case)
     return context
 
