@@ -55,6 +55,7 @@ def home() -> str:
         can_roster=has_permission(staff, Permission.ROSTER_MANAGE),
         can_staff=has_permission(staff, Permission.STAFF_MANAGE),
         can_audit=has_permission(staff, Permission.AUDIT_VIEW),
+        can_investigate=has_permission(staff, Permission.INVESTIGATIONS_RUN),
     )
 
 

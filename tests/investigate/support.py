@@ -26,7 +26,7 @@ from tests.support.web import csrf_token
 
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "photos"
 #: Real photographs of the event (corner-rich content, as school photos are).
-EVENT_PHOTOS = ("ori_Landscape_0.jpg", "ori_Landscape_3.jpg", "mei_Issue 308.jpg")
+EVENT_PHOTOS = ("ori_Landscape_0.jpg", "mei_Nokia Lumia 800.jpg", "mei_Issue 308.jpg")
 UNRELATED = "kodak_kodim23.png"
 
 
