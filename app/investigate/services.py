@@ -107,6 +107,11 @@ class Candidate:
         distance = self.hash_distance if self.hash_distance is not None else 128
         return (-inliers, distance)
 
+    @property
+    def found(self) -> bool:
+        """Whether an index found it (rather than the investigator naming it)."""
+        return self.hash_distance is not None or self.region is not None
+
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"photo_id": self.photo_id, "hash_distance": self.hash_distance}
         if self.region is not None:
@@ -508,9 +513,14 @@ def search_case(
     *,
     image: Image.Image,
     now: dt.datetime,
+    original: Photo | None = None,
     clock: Any = time.perf_counter,
 ) -> Search:
-    """Run the whole search for the case's suspect and record the verdict (flushed)."""
+    """Run the whole search for the case's suspect and record the verdict (flushed).
+
+    ``original``, when the investigator already knows the source photo, is read against
+    first, whatever the candidate search says.
+    """
     if not knows_case(actor, case):
         raise NotFound()
     search = Search()
@@ -536,6 +546,13 @@ def search_case(
         index = load_index(session, [photo.id for photo in photos])
         regions = find_regions(detect(image, features=SUSPECT_FEATURES), index)
     search.candidates = _merge(hashed, regions)
+    if original is not None:
+        if not _in_scope(case, original) or original.status is not PhotoStatus.READY:
+            raise NotFound()
+        given = next((c for c in search.candidates if c.photo_id == original.id), None)
+        search.candidates = [given or Candidate(original.id)] + [
+            c for c in search.candidates if c.photo_id != original.id
+        ]
     search.timings["candidates"] = clock() - step
 
     # 3. Informed reads against the best candidates.
@@ -559,11 +576,11 @@ def search_case(
         case.verdict = Verdict.DELIVERY
         case.delivery_id = delivery.id
         case.photo_id = delivery.photo_id
-    elif search.candidates:
+    elif found := [c for c in search.candidates if c.found]:
+        # A photo named with --original but not found by either index is no verdict.
         case.verdict = Verdict.PHOTO
-        case.photo_id = search.candidates[0].photo_id
-        best = search.candidates[0]
-        case.method = "features" if best.region is not None else "phash"
+        case.photo_id = found[0].photo_id
+        case.method = "features" if found[0].region is not None else "phash"
     else:
         case.verdict = Verdict.NO_MATCH
     search.timings["total"] = clock() - started
@@ -615,3 +632,73 @@ def receivers(session: Session, photo_id: int) -> list[Receiver]:
         select(Delivery).where(Delivery.photo_id == photo_id).order_by(Delivery.created_at)
     )
     return [receiver(session, delivery) for delivery in deliveries]
+
+
+def verdict_json(session: Session, case: Investigation) -> dict[str, Any]:
+    """The case and its verdict as plain data (the command line's --json, the report)."""
+    body: dict[str, Any] = {
+        "case": case.id,
+        "school_id": case.school_id,
+        "suspect": {
+            "sha256": case.suspect_sha256,
+            "format": case.suspect_format,
+            "width": case.suspect_width,
+            "height": case.suspect_height,
+            "bytes": case.suspect_bytes,
+            "phash": case.suspect_phash,
+            "dhash": case.suspect_dhash,
+        },
+        "verdict": case.verdict.value if case.verdict else None,
+        "method": case.method,
+        "confidence": case.confidence,
+        "key_id": case.key_id,
+        "photo": None,
+        "delivery": None,
+        "receivers": [],
+        "results": case.results,
+        "searched_at": case.searched_at.isoformat() if case.searched_at else None,
+    }
+    if case.photo is not None:
+        body["photo"] = {
+            "id": case.photo.id,
+            "event_id": case.photo.event_id,
+            "master_sha256": case.photo.master_sha256,
+        }
+        body["receivers"] = [_delivery_json(item) for item in receivers(session, case.photo.id)]
+    if case.delivery is not None:
+        body["delivery"] = _delivery_json(receiver(session, case.delivery))
+    return body
+
+
+def _delivery_json(item: Receiver) -> dict[str, Any]:
+    delivery = item.delivery
+    guardian = delivery.guardian
+    return {
+        "id": delivery.id,
+        "mark": f"{delivery.mark:08x}",
+        "kind": delivery.kind.value,
+        "created_at": delivery.created_at.isoformat(),
+        "guardian": (
+            {"id": guardian.id, "name": guardian.display_name, "email": guardian.email}
+            if guardian is not None
+            else None
+        ),
+        "staff_user_id": delivery.staff_user_id,
+        "family": (
+            {
+                "id": item.family.id,
+                "name": item.family.display_name,
+                "reference": item.family.reference,
+            }
+            if item.family is not None
+            else None
+        ),
+        "classes": [f"{c.school_year} {c.grade} {c.name}" for c in item.classes],
+        "ip": delivery.ip,
+        "browser": delivery.browser,
+        "os": delivery.os,
+        "device_hash": delivery.device_hash,
+        "session_id": delivery.session_id,
+        "key_id": delivery.key_id,
+        "sha256": delivery.sha256,
+    }

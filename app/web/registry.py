@@ -30,7 +30,8 @@ def register_commands(cli: click.Group) -> None:
     from app.audit.cli import audit
     from app.commands.keys import keys
     from app.commands.watermark import watermark
+    from app.investigate.cli import investigate
     from app.studio.cli import studio
 
-    for group in (audit, keys, studio, watermark):
+    for group in (audit, keys, studio, watermark, investigate):
         cli.add_command(group)
