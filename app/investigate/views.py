@@ -10,12 +10,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.models import StaffUser
 from app.auth.policies import require, sees_every_school
-from app.errors import Invalid, NotFound
+from app.errors import Invalid, NotFound, Unavailable
 from app.i18n import gettext as _
-from app.imaging import PREVIEW_LONG_SIDE
+from app.imaging import PREVIEW_LONG_SIDE, RejectedImage
 from app.investigate.forms import NotesForm, SuspectForm
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school
+from app.investigate.report import Evidence, build_evidence, sections
+from app.investigate.report_pdf import NoReportFont, render_pdf, report_font
 from app.investigate.services import (
     case_for,
     cases_of,
@@ -31,6 +33,7 @@ from app.network import locate
 from app.photos.blobs import PREVIEW, read_derivative
 from app.schools.models import School
 from app.web.actions import Audited, checked, commit_action
+from app.web.audit import audit
 from app.web.context import blobs, db_session, limits, now, watermarks
 from app.web.identity import staff_or_403, staff_required
 
@@ -151,7 +154,7 @@ def _preview_size(case: Investigation) -> tuple[int, int]:
 @staff_required
 def show_case(case_id: int) -> str:
     """The verdict: the delivery, or the photo and everyone who received it, or no match."""
-    _, case = _case(case_id)
+    case = _case(case_id)[1]
     return render_template(
         "investigate/case.html",
         case=case,
@@ -173,7 +176,7 @@ def _image(data: bytes) -> Response:
 @staff_required
 def suspect_image(case_id: int) -> Response:
     """The suspect exactly as uploaded (its SHA-256 is the one on the case)."""
-    _, case = _case(case_id)
+    case = _case(case_id)[1]
     response = _image(suspect_bytes(blobs(), case))
     response.headers["Content-Disposition"] = "attachment"
     return response
@@ -183,7 +186,7 @@ def suspect_image(case_id: int) -> Response:
 @staff_required
 def source_image(case_id: int) -> Response:
     """The matched photo's preview (unmarked: it never leaves to anyone but investigators)."""
-    _, case = _case(case_id)
+    case = _case(case_id)[1]
     if case.photo is None:
         raise NotFound()
     response = _image(read_derivative(blobs(), case.photo, PREVIEW))
@@ -227,3 +230,50 @@ def reopen_case(case_id: int) -> WerkzeugResponse:
         _("The case is open again."),
         audited=Audited("investigate.case_reopened", subject=f"investigation:{case.id}"),
     )
+
+
+def _evidence(case: Investigation, form: str) -> Evidence:
+    """The report, its making recorded on the audit chain first so that it cites itself."""
+    audit("investigate.report_made", subject=f"investigation:{case.id}", details={"form": form})
+    session = db_session()
+    session.flush()
+    try:
+        evidence = build_evidence(session, blobs(), case, now=now())
+    except RejectedImage:
+        raise Invalid(_("The stored suspect image can no longer be read.")) from None
+    session.commit()
+    return evidence
+
+
+@bp.get("/cases/<id:case_id>/report")
+@staff_required
+def report(case_id: int) -> Response:
+    """The evidence report as a page (printable), with the hash list for platforms."""
+    case = _case(case_id)[1]
+    evidence = _evidence(case, "html")
+    page = render_template(
+        "investigate/report.html", evidence=evidence, sections=sections(evidence)
+    )
+    response = Response(page, mimetype="text/html")
+    response.headers["Cache-Control"] = NO_STORE
+    return response
+
+
+@bp.get("/cases/<id:case_id>/report.pdf")
+@staff_required
+def report_pdf(case_id: int) -> Response:
+    """The evidence report as a PDF (Japanese and English text, the font embedded)."""
+    case = _case(case_id)[1]
+    try:
+        report_font()
+    except NoReportFont:
+        raise Unavailable(
+            _("PDF reports need a Japanese font on the server; use the page.")
+        ) from None
+    evidence = _evidence(case, "pdf")
+    response = Response(render_pdf(evidence), mimetype="application/pdf")
+    response.headers["Cache-Control"] = NO_STORE
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="photogate-investigation-{case.id}.pdf"'
+    )
+    return response

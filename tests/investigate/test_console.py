@@ -143,7 +143,7 @@ def test_another_schools_administrator_gets_404_for_the_case_and_its_images(
     other = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=make_school(session).id)
     session.commit()
     client = login_as(other)
-    for path in ("", "/suspect", "/source.jpg"):
+    for path in ("", "/suspect", "/source.jpg", "/report", "/report.pdf"):
         assert client.get(f"/investigate/cases/{case.id}{path}").status_code == 404
     client.application.config["WTF_CSRF_ENABLED"] = False
     for action in ("notes", "close", "reopen"):

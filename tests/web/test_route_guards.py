@@ -133,6 +133,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "investigate.save_notes": SCHOOL_MANAGERS,
     "investigate.close_case": SCHOOL_MANAGERS,
     "investigate.reopen_case": SCHOOL_MANAGERS,
+    "investigate.report": SCHOOL_MANAGERS,
+    "investigate.report_pdf": SCHOOL_MANAGERS,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
