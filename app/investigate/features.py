@@ -15,7 +15,7 @@ No Flask and no database here: arrays in, arrays out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy.typing as npt
 from PIL import Image
 
 #: Points kept per indexed photo (found on its preview, 1600 px long side).
-INDEX_FEATURES: Final = 600
+INDEX_FEATURES: Final = 500
 #: Points looked for in a suspect (more: it may hold a small region among other content).
 SUSPECT_FEATURES: Final = 3000
 #: A suspect is analysed at most this large (the index was made at preview size).
@@ -117,22 +117,36 @@ def detect(image: Image.Image, *, features: int, long_side: int = SUSPECT_LONG_S
 
 @dataclass
 class Index:
-    """Every indexed photo's descriptors in one matrix, for one brute-force search."""
+    """Every indexed photo's descriptors in one matrix, and a vote table over them.
 
-    photo_ids: npt.NDArray[np.int64]  # (N,) the photo of each row
+    Exact nearest neighbours over every descriptor of 10,000 photos would take minutes
+    (millions of descriptors), so a search first shortlists photos: each descriptor is cut
+    into :data:`CHUNKS` pieces of :data:`CHUNK_BYTES` bytes, and every piece of a suspect's
+    descriptor that occurs verbatim in a photo's descriptor is a vote for that photo. Two
+    descriptors of the same point (Hamming distance 30 of 256) share a given 3-byte piece
+    with probability about 0.03; two unrelated ones with probability 2^-24. A photo that
+    shares a region with the suspect collects votes from dozens of points, an unrelated one
+    almost none. Only the shortlisted photos are then matched exactly.
+    """
+
+    photo_ids: npt.NDArray[np.int32]  # (N,) the photo of each row
     points: F32Array  # (N, 2)
     descriptors: U8Array  # (N, 32)
+    #: Per chunk: the chunk's values sorted, and the rows they belong to in that order.
+    _keys: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]] = field(
+        default_factory=list, repr=False
+    )
 
     @classmethod
     def build(cls, entries: Sequence[tuple[int, Features]]) -> Index:
         kept = [(pid, f) for pid, f in entries if len(f.descriptors)]
         if not kept:
             return cls(
-                np.zeros(0, np.int64),
+                np.zeros(0, np.int32),
                 np.zeros((0, 2), np.float32),
                 np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
             )
-        ids = np.concatenate([np.full(len(f.descriptors), pid, np.int64) for pid, f in kept])
+        ids = np.concatenate([np.full(len(f.descriptors), pid, np.int32) for pid, f in kept])
         return cls(
             ids,
             np.concatenate([f.points for _, f in kept]).astype(np.float32),
@@ -141,10 +155,65 @@ class Index:
 
     @property
     def nbytes(self) -> int:
-        return int(self.photo_ids.nbytes + self.points.nbytes + self.descriptors.nbytes)
+        keys = sum(values.nbytes + rows.nbytes for values, rows in self._keys)
+        return int(self.photo_ids.nbytes + self.points.nbytes + self.descriptors.nbytes + keys)
 
     def __len__(self) -> int:
         return len(self.photo_ids)
+
+    def _vote_table(self) -> list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]]:
+        if not self._keys:
+            for values in _chunk_values(self.descriptors):
+                order = np.argsort(values, kind="stable").astype(np.int32)
+                self._keys.append((values[order], order))
+        return self._keys
+
+    def shortlist(self, descriptors: U8Array, size: int) -> npt.NDArray[np.int64]:
+        """The ``size`` photos whose descriptors share the most chunks with these."""
+        votes: dict[int, int] = {}
+        for (values, rows), wanted in zip(
+            self._vote_table(), _chunk_values(descriptors), strict=True
+        ):
+            left = np.searchsorted(values, wanted, side="left")
+            right = np.searchsorted(values, wanted, side="right")
+            hits = right - left
+            if not hits.any():
+                continue
+            # Every row of every hit range, without a Python loop over the hits.
+            starts = np.repeat(left - np.cumsum(hits) + hits, hits)
+            positions = starts + np.arange(int(hits.sum()))
+            owners, counts = np.unique(self.photo_ids[rows[positions]], return_counts=True)
+            for owner, count in zip(owners.tolist(), counts.tolist(), strict=True):
+                votes[owner] = votes.get(owner, 0) + count
+        ranked = sorted(votes, key=lambda owner: -votes[owner])
+        return np.array([o for o in ranked[:size] if votes[o] >= MIN_CHUNK_VOTES], np.int64)
+
+    def subset(self, photo_ids: npt.NDArray[np.int64]) -> Index:
+        """The rows of these photos only (no vote table: it is matched exactly)."""
+        rows = np.isin(self.photo_ids, photo_ids)
+        return Index(self.photo_ids[rows], self.points[rows], self.descriptors[rows])
+
+
+#: Descriptor pieces that vote, and their size (10 x 3 of the 32 bytes).
+CHUNKS: Final = 6
+CHUNK_BYTES: Final = 3
+#: Indexes with more rows than this are shortlisted before the exact match (OpenCV's
+#: brute-force matcher also refuses more than 2^18 rows at once).
+EXACT_ROWS: Final = 150_000
+SHORTLIST: Final = 24
+MIN_CHUNK_VOTES: Final = 3
+
+
+def _chunk_values(descriptors: U8Array) -> list[npt.NDArray[np.uint32]]:
+    """Each chunk of every descriptor as one integer."""
+    d = descriptors.astype(np.uint32)
+    step = CHUNK_BYTES
+    return [
+        np.asarray(
+            (d[:, k * step] << 16) | (d[:, k * step + 1] << 8) | d[:, k * step + 2], np.uint32
+        )
+        for k in range(CHUNKS)
+    ]
 
 
 def _box(points: F32Array) -> tuple[int, int, int, int]:
@@ -153,12 +222,18 @@ def _box(points: F32Array) -> tuple[int, int, int, int]:
     return int(left), int(top), int(right), int(bottom)
 
 
-def find_regions(suspect: Features, index: Index) -> list[RegionMatch]:
+def find_regions(
+    suspect: Features, index: Index, *, exact_rows: int = EXACT_ROWS
+) -> list[RegionMatch]:
     """Photos of ``index`` that share a region with the suspect, most inliers first."""
     import cv2
 
     if len(index) < 2 or len(suspect.descriptors) == 0:
         return []
+    if len(index) > exact_rows:
+        index = index.subset(index.shortlist(suspect.descriptors, SHORTLIST))
+        if len(index) < 2:
+            return []
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs = matcher.knnMatch(suspect.descriptors, index.descriptors, k=2)
     query, train = [], []

@@ -25,13 +25,13 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import threading
 import time
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.policies import Actor, actor_id
@@ -257,12 +257,9 @@ def set_status(
 # --- the scope and the index --------------------------------------------------------------
 
 
-def _scope(case: Investigation) -> Any:
-    query = (
-        select(Photo)
-        .join(Event, Event.id == Photo.event_id)
-        .where(Photo.status == PhotoStatus.READY)
-    )
+def _scope(case: Investigation, query: Any) -> Any:
+    """``query`` (over photos) narrowed to the ready photos of the case's scope."""
+    query = query.join(Event, Event.id == Photo.event_id).where(Photo.status == PhotoStatus.READY)
     if case.school_id is not None:
         query = query.where(Event.school_id == case.school_id)
     return query
@@ -290,42 +287,83 @@ def index_photo(blobs: EncryptedBlobs, photo: Photo, *, now: dt.datetime) -> Pho
 
 
 def index_missing(
-    session: Session, blobs: EncryptedBlobs, photos: Iterable[Photo], *, now: dt.datetime
+    session: Session, blobs: EncryptedBlobs, case: Investigation, *, now: dt.datetime
 ) -> int:
-    """Index the photos that have no feature row yet (flushed); returns how many."""
-    wanted = {photo.id: photo for photo in photos}
-    if not wanted:
-        return 0
-    have = set(
-        session.scalars(select(PhotoFeatures.photo_id).where(PhotoFeatures.photo_id.in_(wanted)))
+    """Index the case's photos that have no feature row yet (flushed); returns how many.
+
+    Photos are indexed when first searched (and by ``bench/investigate.py``); a photo
+    processed since the last search costs one preview decode and ORB here.
+    """
+    missing = session.scalars(
+        _scope(
+            case,
+            select(Photo)
+            .outerjoin(PhotoFeatures, PhotoFeatures.photo_id == Photo.id)
+            .where(PhotoFeatures.photo_id.is_(None)),
+        )
     )
     made = 0
-    for photo_id, photo in wanted.items():
-        if photo_id in have:
-            continue
+    for photo in missing:
         try:
             session.add(index_photo(blobs, photo, now=now))
         except Exception:
             # A damaged or purged preview leaves the photo out of the index, not the search.
-            logger.exception("photo %s could not be indexed", photo_id)
+            logger.exception("photo %s could not be indexed", photo.id)
             continue
         made += 1
     session.flush()
     return made
 
 
-def load_index(session: Session, photo_ids: Iterable[int]) -> Index:
-    """The feature index of these photos, in one matrix."""
-    ids = list(photo_ids)
-    if not ids:
-        return Index.build([])
-    rows = session.scalars(select(PhotoFeatures).where(PhotoFeatures.photo_id.in_(ids)))
-    return Index.build(
+#: Built indexes kept in this process, by scope: building the vote table of 10,000 photos
+#: takes seconds, so it is made once and reused until a photo is added or re-indexed.
+_INDEXES: dict[Any, tuple[Any, Index]] = {}
+_KEEP_INDEXES: Final = 2
+_INDEX_LOCK = threading.Lock()
+
+
+def load_index(session: Session, case: Investigation) -> Index:
+    """The feature index of the case's scope, in one matrix (kept in the process)."""
+    version = session.execute(
+        _scope(
+            case,
+            select(
+                func.count(PhotoFeatures.photo_id),
+                func.max(PhotoFeatures.made_at),
+                func.max(PhotoFeatures.photo_id),
+                func.sum(PhotoFeatures.photo_id),
+            ).join(Photo, Photo.id == PhotoFeatures.photo_id),
+        )
+    ).one()
+    key = (str(session.get_bind().engine.url), case.school_id)
+    stamp = tuple(version)
+    with _INDEX_LOCK:
+        held = _INDEXES.get(key)
+        if held is not None and held[0] == stamp:
+            return held[1]
+    rows = session.execute(
+        _scope(
+            case,
+            select(
+                PhotoFeatures.photo_id,
+                PhotoFeatures.points,
+                PhotoFeatures.descriptors,
+                PhotoFeatures.width,
+                PhotoFeatures.height,
+            ).join(Photo, Photo.id == PhotoFeatures.photo_id),
+        )
+    )
+    index = Index.build(
         [
-            (row.photo_id, Features.from_bytes(row.points, row.descriptors, row.width, row.height))
-            for row in rows
+            (photo_id, Features.from_bytes(points, descriptors, width, height))
+            for photo_id, points, descriptors, width, height in rows
         ]
     )
+    with _INDEX_LOCK:
+        while len(_INDEXES) >= _KEEP_INDEXES:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[key] = (stamp, index)
+    return index
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -336,15 +374,22 @@ def _delivery_by_mark(session: Session, mark: int) -> Delivery | None:
 
 
 def _hash_candidates(
-    case: Investigation, photos: Sequence[Photo], suspect: PerceptualHash
+    session: Session, case: Investigation, suspect: PerceptualHash
 ) -> list[Candidate]:
+    rows = session.execute(
+        _scope(
+            case,
+            select(Photo.id, Photo.phash, Photo.dhash).where(
+                Photo.phash.is_not(None), Photo.dhash.is_not(None)
+            ),
+        )
+    )
+    wanted_p, wanted_d = int(suspect.phash, 16), int(suspect.dhash, 16)
     found = []
-    for photo in photos:
-        if photo.phash is None or photo.dhash is None:
-            continue
-        distance = suspect.distance(PerceptualHash(photo.phash, photo.dhash))
+    for photo_id, phash, dhash in rows:
+        distance = (int(phash, 16) ^ wanted_p).bit_count() + (int(dhash, 16) ^ wanted_d).bit_count()
         if distance <= MAX_HASH_DISTANCE:
-            found.append(Candidate(photo.id, hash_distance=distance))
+            found.append(Candidate(photo_id, hash_distance=distance))
     return found
 
 
@@ -535,15 +580,14 @@ def search_case(
 
     # 2. Candidate source photos (also when the mark was read: the report shows the photo).
     step = clock()
-    photos = list(session.scalars(_scope(case)))
-    search.indexed = index_missing(session, blobs, photos, now=now)
+    search.indexed = index_missing(session, blobs, case, now=now)
     search.timings["index"] = clock() - step
     step = clock()
     fingerprint = PerceptualHash(case.suspect_phash or "0" * 16, case.suspect_dhash or "0" * 16)
-    hashed = _hash_candidates(case, photos, fingerprint)
+    hashed = _hash_candidates(session, case, fingerprint)
     regions: list[RegionMatch] = []
     if delivery is None or not hashed:
-        index = load_index(session, [photo.id for photo in photos])
+        index = load_index(session, case)
         regions = find_regions(detect(image, features=SUSPECT_FEATURES), index)
     search.candidates = _merge(hashed, regions)
     if original is not None:
