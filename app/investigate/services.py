@@ -35,8 +35,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.policies import Actor, actor_id
+from app.auth.sessions import end_all_sessions
 from app.deliveries.models import Delivery, DeliveryKind
-from app.errors import AppError, Forbidden, Invalid, NotFound, Unavailable
+from app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.i18n import gettext as _
 from app.imaging import (
     PREVIEW_LONG_SIDE,
@@ -252,6 +253,23 @@ def set_status(
     case.closed_at = now if status is CaseStatus.CLOSED else None
     session.flush()
     return True
+
+
+def revoke_named_sessions(
+    session: Session, actor: Actor, case: Investigation, *, now: dt.datetime
+) -> tuple[int, int]:
+    """Sign out everywhere the guardian whose delivery the case names (flushed).
+
+    Returns the guardian's id and how many sessions ended. The guardian can sign in again
+    with their own provider; it stops whoever holds their sessions now.
+    """
+    if not knows_case(actor, case):
+        raise NotFound()
+    delivery = case.delivery
+    if case.verdict is not Verdict.DELIVERY or delivery is None or delivery.guardian is None:
+        raise Conflict(_("This case names no guardian's delivery."))
+    ended = end_all_sessions(session, delivery.guardian, now=now, reason="revoked_by_school")
+    return delivery.guardian.id, ended
 
 
 # --- the scope and the index --------------------------------------------------------------

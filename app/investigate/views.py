@@ -24,6 +24,7 @@ from app.investigate.services import (
     open_case,
     receiver,
     receivers,
+    revoke_named_sessions,
     search_case,
     set_notes,
     set_status,
@@ -217,6 +218,23 @@ def close_case(case_id: int) -> WerkzeugResponse:
         url_for("investigate.show_case", case_id=case.id),
         _("The case is closed."),
         audited=Audited("investigate.case_closed", subject=f"investigation:{case.id}"),
+    )
+
+
+@bp.post("/cases/<id:case_id>/revoke-sessions")
+@staff_required
+def revoke_sessions(case_id: int) -> WerkzeugResponse:
+    """Sign the named guardian out on every device (the first step while a leak is fresh)."""
+    staff, case = _case(case_id)
+    guardian_id, ended = revoke_named_sessions(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The guardian has been signed out on every device."),
+        audited=Audited(
+            "investigate.sessions_revoked",
+            subject=f"investigation:{case.id}",
+            details={"guardian_id": guardian_id, "sessions": ended},
+        ),
     )
 
 

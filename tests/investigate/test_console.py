@@ -32,7 +32,7 @@ from tests.investigate.support import (
     resized,
 )
 from tests.support.gallery import Gallery
-from tests.support.web import csrf_token
+from tests.support.web import csrf_token, sign_in
 
 Signer = Callable[..., FlaskClient]
 _CASE_URL = re.compile(r"/investigate/cases/(\d+)$")
@@ -104,6 +104,41 @@ def test_a_recompressed_resized_crop_of_a_download_names_the_delivery(
     assert "203.0.113.7" in page
 
 
+def test_the_named_guardian_can_be_signed_out_everywhere_from_the_verdict(
+    app: Flask, gallery: Gallery, login_as: Signer, session: Session
+) -> None:
+    photo = gallery.photos[0]
+    viewer = app.test_client()  # the guardian's own browser, beside the administrator's
+    sign_in(app, viewer, session, gallery.guardian)
+    assert viewer.get("/events").status_code == 200
+    leaked = decode(download_delivery(app, session, gallery, photo))
+    admin = login_as(_admin(gallery))
+    case, _page = _open(admin, session, jpeg(resized(leaked, 1280), 80))
+    url = f"/investigate/cases/{case.id}"
+
+    response = admin.post(f"{url}/revoke-sessions", data={"csrf_token": csrf_token(admin, url)})
+
+    assert response.status_code == 303
+    assert viewer.get("/events").status_code in (302, 401)  # signed out
+    session.expire_all()
+    revoked = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "investigate.sessions_revoked")
+    ).one()
+    assert revoked.details["guardian_id"] == gallery.guardian.id
+
+
+def test_signing_out_needs_a_named_guardian(
+    gallery: Gallery, login_as: Signer, session: Session
+) -> None:
+    admin = login_as(_admin(gallery))
+    case, _page = _open(admin, session, real_photo(UNRELATED))
+    url = f"/investigate/cases/{case.id}"
+
+    response = admin.post(f"{url}/revoke-sessions", data={"csrf_token": csrf_token(admin, url)})
+
+    assert response.status_code == 409
+
+
 def test_an_unmarked_copy_of_an_event_photo_lists_the_photo_and_everyone_who_received_it(
     app: Flask, gallery: Gallery, login_as: Signer, session: Session
 ) -> None:
@@ -146,7 +181,7 @@ def test_another_schools_administrator_gets_404_for_the_case_and_its_images(
     for path in ("", "/suspect", "/source.jpg", "/report", "/report.pdf"):
         assert client.get(f"/investigate/cases/{case.id}{path}").status_code == 404
     client.application.config["WTF_CSRF_ENABLED"] = False
-    for action in ("notes", "close", "reopen"):
+    for action in ("notes", "close", "reopen", "revoke-sessions"):
         response = client.post(f"/investigate/cases/{case.id}/{action}", data={"notes": "x"})
         assert response.status_code == 404
     listing = client.get("/investigate/").get_data(as_text=True)

@@ -133,6 +133,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "investigate.save_notes": SCHOOL_MANAGERS,
     "investigate.close_case": SCHOOL_MANAGERS,
     "investigate.reopen_case": SCHOOL_MANAGERS,
+    "investigate.revoke_sessions": SCHOOL_MANAGERS,
     "investigate.report": SCHOOL_MANAGERS,
     "investigate.report_pdf": SCHOOL_MANAGERS,
 }
