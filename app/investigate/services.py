@@ -34,7 +34,8 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.policies import Actor, actor_id
+from app.auth.models import StaffUser
+from app.auth.policies import Actor, actor_id, sees_every_school
 from app.auth.sessions import end_all_sessions
 from app.deliveries.models import Delivery, DeliveryKind
 from app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -59,7 +60,7 @@ from app.investigate.features import (
     pasted_box,
 )
 from app.investigate.models import CaseStatus, Investigation, PhotoFeatures, Verdict
-from app.investigate.policies import can_investigate_school, knows_case
+from app.investigate.policies import can_investigate, can_investigate_school, knows_case
 from app.keys import WatermarkKeys
 from app.photos.blobs import MASTER, PREVIEW, read_derivative
 from app.photos.limits import UploadLimits
@@ -227,7 +228,11 @@ def case_for(session: Session, actor: Actor, case_id: int) -> Investigation:
 
 def cases_of(session: Session, actor: Actor, *, limit: int = 100) -> list[Investigation]:
     """The cases ``actor`` may see, newest first."""
+    if not can_investigate(actor):
+        return []
     query = select(Investigation).order_by(Investigation.id.desc()).limit(limit)
+    if isinstance(actor, StaffUser) and not sees_every_school(actor):
+        query = query.where(Investigation.school_id == actor.school_id)
     return [case for case in session.scalars(query) if knows_case(actor, case)]
 
 
@@ -505,7 +510,8 @@ def _informed_reads(
         try:
             original = _stored_image(blobs, photo, base)
             found = watermarks.keyring.extract(part, original=original, candidates=marks)
-        except (ValueError, StorageError) as exc:
+        except (ValueError, StorageError, AppError) as exc:
+            # A damaged or purged copy of one candidate must not end the whole search.
             logger.warning("informed read of photo %s (%s) failed: %s", photo.id, base, exc)
             continue
         search.reads.append(

@@ -174,7 +174,9 @@ def test_an_unrelated_photo_is_no_match_said_plainly(
 def test_another_schools_administrator_gets_404_for_the_case_and_its_images(
     gallery: Gallery, login_as: Signer, session: Session
 ) -> None:
-    case, _ = _open(login_as(_admin(gallery)), session, real_photo(UNRELATED))
+    own = login_as(_admin(gallery))
+    case, _ = _open(own, session, real_photo(UNRELATED))
+    assert f"/investigate/cases/{case.id}" in own.get("/investigate/").get_data(as_text=True)
     other = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=make_school(session).id)
     session.commit()
     client = login_as(other)
