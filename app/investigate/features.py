@@ -15,8 +15,8 @@ No Flask and no database here: arrays in, arrays out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,12 @@ MAX_VERIFIED: Final = 8
 MIN_VOTES: Final = 6
 #: Matches that must agree on one transform for a photo to be a candidate.
 MIN_INLIERS: Final = 10
+#: Placements outside these scales (suspect pixel to preview pixel) are not believed: a
+#: leaked copy is not blown up 20 times nor shrunk to a twentieth.
+MIN_SCALE: Final = 0.05
+MAX_SCALE: Final = 20.0
+#: The matched points must spread over at least this much of the preview, both ways.
+MIN_SPREAD_PX: Final = 24.0
 #: RANSAC's tolerance, in preview pixels.
 REPROJECTION_PX: Final = 6.0
 
@@ -222,6 +228,49 @@ def _box(points: F32Array) -> tuple[int, int, int, int]:
     return int(left), int(top), int(right), int(bottom)
 
 
+def _placement(src: F32Array, dst: F32Array, rows: npt.NDArray[np.intp]) -> RegionMatch | None:
+    """The similarity transform most matches agree on, if it is a believable placement."""
+    import cv2
+
+    cv2.setRNGSeed(len(rows))  # the same suspect gets the same answer every time
+    # OpenCV's stubs promise arrays; it returns None when no model fits.
+    matrix: Any
+    inlier_mask: Any
+    matrix, inlier_mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=4000
+    )
+    if matrix is None or inlier_mask is None:
+        return None
+    inliers = inlier_mask.ravel().astype(bool)
+    count = int(inliers.sum())
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    # A transform that folds many suspect points onto a few photo points (repeated texture
+    # matched over and over) is no placement of a region.
+    distinct = len(np.unique(rows[inliers]))
+    if count < MIN_INLIERS or distinct < MIN_INLIERS or not MIN_SCALE <= scale <= MAX_SCALE:
+        return None
+    spread = dst[inliers].max(axis=0) - dst[inliers].min(axis=0)
+    if spread.min() < MIN_SPREAD_PX:
+        return None
+    return RegionMatch(
+        photo_id=0,
+        votes=0,
+        inliers=count,
+        suspect_box=_box(src[inliers]),
+        photo_box=_box(dst[inliers]),
+        scale=scale,
+        angle=float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))),
+        matrix=(
+            float(matrix[0, 0]),
+            float(matrix[0, 1]),
+            float(matrix[0, 2]),
+            float(matrix[1, 0]),
+            float(matrix[1, 1]),
+            float(matrix[1, 2]),
+        ),
+    )
+
+
 def find_regions(
     suspect: Features, index: Index, *, exact_rows: int = EXACT_ROWS
 ) -> list[RegionMatch]:
@@ -256,39 +305,9 @@ def find_regions(
         if votes[k] < MIN_VOTES:
             break
         mine = owners == ids[k]
-        src = suspect.points[q[mine]]
-        dst = index.points[t[mine]]
-        cv2.setRNGSeed(int(ids[k]))  # the same suspect gets the same answer every time
-        matrix, inlier_mask = cv2.estimateAffinePartial2D(
-            src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=4000
-        )
-        if matrix is None or inlier_mask is None:
-            continue
-        inliers = inlier_mask.ravel().astype(bool)
-        count = int(inliers.sum())
-        if count < MIN_INLIERS:
-            continue
-        scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-        angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
-        found.append(
-            RegionMatch(
-                photo_id=int(ids[k]),
-                votes=int(votes[k]),
-                inliers=count,
-                suspect_box=_box(src[inliers]),
-                photo_box=_box(dst[inliers]),
-                scale=scale,
-                angle=angle,
-                matrix=(
-                    float(matrix[0, 0]),
-                    float(matrix[0, 1]),
-                    float(matrix[0, 2]),
-                    float(matrix[1, 0]),
-                    float(matrix[1, 1]),
-                    float(matrix[1, 2]),
-                ),
-            )
-        )
+        placed = _placement(suspect.points[q[mine]], index.points[t[mine]], t[mine])
+        if placed is not None:
+            found.append(replace(placed, photo_id=int(ids[k]), votes=int(votes[k])))
     found.sort(key=lambda match: -match.inliers)
     return found
 

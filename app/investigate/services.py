@@ -573,6 +573,21 @@ def _blind_read(
     return delivery
 
 
+def _record_verdict(case: Investigation, delivery: Delivery | None, search: Search) -> Verdict:
+    if delivery is not None:
+        case.delivery_id = delivery.id
+        case.photo_id = delivery.photo_id
+        case.verdict = Verdict.DELIVERY
+    elif found := [c for c in search.candidates if c.found]:
+        # A photo named with --original but not found by either index is no verdict.
+        case.photo_id = found[0].photo_id
+        case.method = "features" if found[0].region is not None else "phash"
+        case.verdict = Verdict.PHOTO
+    else:
+        case.verdict = Verdict.NO_MATCH
+    return case.verdict
+
+
 def search_case(
     session: Session,
     blobs: EncryptedBlobs,
@@ -640,24 +655,12 @@ def search_case(
                 break
     search.timings["informed"] = clock() - step
 
-    if delivery is not None:
-        case.verdict = Verdict.DELIVERY
-        case.delivery_id = delivery.id
-        case.photo_id = delivery.photo_id
-    elif found := [c for c in search.candidates if c.found]:
-        # A photo named with --original but not found by either index is no verdict.
-        case.verdict = Verdict.PHOTO
-        case.photo_id = found[0].photo_id
-        case.method = "features" if found[0].region is not None else "phash"
-    else:
-        case.verdict = Verdict.NO_MATCH
+    verdict = _record_verdict(case, delivery, search)
     search.timings["total"] = clock() - started
     case.results = search.as_json()
     case.searched_at = now
     session.flush()
-    logger.info(
-        "investigation %s: %s in %.1f s", case.id, case.verdict.value, search.timings["total"]
-    )
+    logger.info("investigation %s: %s in %.1f s", case.id, verdict.value, search.timings["total"])
     return search
 
 

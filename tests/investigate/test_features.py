@@ -76,3 +76,17 @@ def test_an_index_larger_than_the_brute_force_matcher_takes_is_searched() -> Non
     found = find_regions(_crop(photos[0]), index)
 
     assert [match.photo_id for match in found][:1] == [0]
+
+
+def test_points_folded_onto_one_spot_of_a_photo_are_no_placement() -> None:
+    # Repeated texture can match many suspect points to the same few points of a photo;
+    # RANSAC then "agrees" on a transform that shrinks the suspect to a dot.
+    _, entries = _indexed()
+    index = Index.build(entries)
+    rng = np.random.default_rng(3)
+    same = np.repeat(entries[0][1].descriptors[:2], 20, axis=0)
+    suspect = Features(
+        rng.uniform(0, 800, (40, 2)).astype(np.float32), np.ascontiguousarray(same), 800, 600
+    )
+
+    assert find_regions(suspect, index) == []
