@@ -170,7 +170,7 @@ class Index:
     def _vote_table(self) -> list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]]:
         if not self._keys:
             for values in _chunk_values(self.descriptors):
-                order = np.argsort(values, kind="stable").astype(np.int32)
+                order = np.argsort(values).astype(np.int32)
                 self._keys.append((values[order], order))
         return self._keys
 

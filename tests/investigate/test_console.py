@@ -4,6 +4,7 @@ its receivers, or "no match") out, and nobody outside the school learns of the c
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Callable
 
@@ -137,6 +138,26 @@ def test_signing_out_needs_a_named_guardian(
     response = admin.post(f"{url}/revoke-sessions", data={"csrf_token": csrf_token(admin, url)})
 
     assert response.status_code == 409
+
+
+def test_a_download_saved_again_by_a_phone_as_heic_names_the_delivery(
+    app: Flask, gallery: Gallery, login_as: Signer, session: Session
+) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    photo = gallery.photos[2]
+    marked = decode(download_delivery(app, session, gallery, photo))
+    out = io.BytesIO()
+    resized(marked, 1280).save(out, "HEIF", quality=80)
+    assert out.getvalue()[4:12] == b"ftypheic"
+
+    case, _page = _open(login_as(_admin(gallery)), session, out.getvalue())
+
+    assert case.suspect_format == "HEIF"
+    assert case.verdict is Verdict.DELIVERY
+    download = session.scalars(select(Delivery).where(Delivery.photo_id == photo.id)).one()
+    assert case.delivery_id == download.id
 
 
 def test_an_unmarked_copy_of_an_event_photo_lists_the_photo_and_everyone_who_received_it(
