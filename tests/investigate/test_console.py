@@ -259,3 +259,43 @@ def test_notes_and_closing_are_audited(
         "investigate.notes_saved",
         "investigate.case_closed",
     } <= actions
+
+
+def test_an_operator_searches_every_school_or_one_and_bad_choices_are_a_400(
+    gallery: Gallery, login_as: Signer, session: Session
+) -> None:
+    operator = make_staff(session, StaffRole.OPERATOR)
+    session.commit()
+    client = login_as(operator)
+    token = csrf_token(client, "/investigate/")
+
+    def upload(school: str) -> int:
+        data: dict[str, object] = {"csrf_token": token, "school_id": school}
+        data["suspect"] = (io.BytesIO(real_photo(UNRELATED)), "s.png")
+        response = client.post("/investigate/", data=data, content_type="multipart/form-data")
+        return response.status_code
+
+    assert upload("") == 303
+    assert upload(str(gallery.school.id)) == 303
+    assert upload("abc") == 400
+    assert upload("99999999") == 400
+    session.expire_all()
+    scopes = sorted((c.school_id or 0) for c in session.scalars(select(Investigation)))
+    assert scopes == [0, gallery.school.id]
+
+
+def test_missing_files_and_overlong_notes_are_a_400(
+    gallery: Gallery, login_as: Signer, session: Session
+) -> None:
+    client = login_as(_admin(gallery))
+    token = csrf_token(client, "/investigate/")
+    no_file = client.post("/investigate/", data={"csrf_token": token})
+    assert no_file.status_code == 400
+    case, _page = _open(client, session, real_photo(UNRELATED))
+    url = f"/investigate/cases/{case.id}"
+    long_notes = client.post(
+        f"{url}/notes", data={"csrf_token": csrf_token(client, url), "notes": "x" * 10_001}
+    )
+    assert long_notes.status_code == 400
+    session.expire_all()
+    assert case.notes == ""

@@ -65,7 +65,8 @@ def test_the_report_carries_both_hashes_the_delivery_and_its_audit_references(
     assert case.suspect_sha256 in page
     assert master_sha256 in page
     assert "山田 花子" in page
-    assert f"{case.delivery.mark:08x}" in page  # type: ignore[union-attr]
+    assert case.delivery is not None
+    assert f"{case.delivery.mark:08x}" in page
     session.expire_all()
     events = list(
         session.scalars(select(AuditEvent).where(AuditEvent.subject == f"investigation:{case.id}"))
