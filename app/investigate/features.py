@@ -211,15 +211,13 @@ MIN_CHUNK_VOTES: Final = 3
 
 
 def _chunk_values(descriptors: U8Array) -> list[npt.NDArray[np.uint32]]:
-    """Each chunk of every descriptor as one integer."""
-    d = descriptors.astype(np.uint32)
-    step = CHUNK_BYTES
-    return [
-        np.asarray(
-            (d[:, k * step] << 16) | (d[:, k * step + 1] << 8) | d[:, k * step + 2], np.uint32
-        )
-        for k in range(CHUNKS)
-    ]
+    """Each chunk of every descriptor as one integer (big-endian bytes, zero-padded)."""
+    padded = np.zeros((len(descriptors), 4), np.uint8)
+    values = []
+    for k in range(CHUNKS):
+        padded[:, 4 - CHUNK_BYTES :] = descriptors[:, k * CHUNK_BYTES : (k + 1) * CHUNK_BYTES]
+        values.append(padded.view(">u4").ravel().astype(np.uint32))
+    return values
 
 
 def _box(points: F32Array) -> tuple[int, int, int, int]:
