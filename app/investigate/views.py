@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.auth.models import StaffUser
 from app.auth.policies import require, sees_every_school
 from app.errors import Invalid, NotFound, Unavailable
+from app.extensions import limiter
 from app.i18n import gettext as _
 from app.imaging import PREVIEW_LONG_SIDE, RejectedImage
 from app.investigate.forms import NotesForm, SuspectForm
@@ -87,6 +88,8 @@ def index() -> str:
 
 @bp.post("/")
 @staff_required
+# A search is seconds of CPU: enough for any investigation, not for flooding the server.
+@limiter.limit("20/minute;200/hour")
 def open_investigation() -> WerkzeugResponse:
     """Upload a suspect, run the search, keep the case; the verdict page follows."""
     staff = _investigator()

@@ -299,3 +299,13 @@ def test_missing_files_and_overlong_notes_are_a_400(
     assert long_notes.status_code == 400
     session.expire_all()
     assert case.notes == ""
+
+
+def test_searches_are_rate_limited(gallery: Gallery, login_as: Signer) -> None:
+    client = login_as(_admin(gallery))
+    token = csrf_token(client, "/investigate/")
+    codes = [
+        client.post("/investigate/", data={"csrf_token": token}).status_code for _ in range(21)
+    ]
+    assert codes[:20] == [400] * 20  # no file: refused, but counted
+    assert codes[20] == 429
