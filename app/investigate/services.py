@@ -142,7 +142,14 @@ class Search:
             "reads": self.reads,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "newly_indexed": self.indexed,
+            "decode_attempts": self.attempts,
         }
+
+    @property
+    def attempts(self) -> int:
+        """Authenticated-decode attempts of every read: what false attribution counts."""
+        blind = int(self.blind.get("attempts", 0))
+        return blind + sum(int(read.get("attempts", 0)) for read in self.reads)
 
 
 # --- cases ------------------------------------------------------------------------------
@@ -523,6 +530,7 @@ def _informed_reads(
                 "payload_found": found.payload is not None,
                 "confidence": round(found.confidence, 3),
                 "pilot_score": round(found.pilot_score, 2),
+                "attempts": found.attempts,
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )

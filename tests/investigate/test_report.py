@@ -67,6 +67,11 @@ def test_the_report_carries_both_hashes_the_delivery_and_its_audit_references(
     assert "山田 花子" in page
     assert case.delivery is not None
     assert f"{case.delivery.mark:08x}" in page
+    # The false-attribution figure of this very search: its decode attempts, and the bound.
+    attempts = case.results["decode_attempts"]
+    assert attempts > 0
+    assert f"{attempts:,} attempts" in page
+    assert f"{attempts * 5.8e-15:.1e}" in page
     session.expire_all()
     events = list(
         session.scalars(select(AuditEvent).where(AuditEvent.subject == f"investigation:{case.id}"))
