@@ -13,7 +13,7 @@ from app.auth.policies import require, sees_every_school
 from app.errors import Invalid, NotFound, Unavailable
 from app.extensions import limiter
 from app.i18n import gettext as _
-from app.imaging import PREVIEW_LONG_SIDE, RejectedImage
+from app.imaging import PREVIEW_LONG_SIDE, RejectedImage, encode_jpeg
 from app.investigate.forms import NotesForm, SuspectForm
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school
@@ -31,6 +31,7 @@ from app.investigate.services import (
     set_status,
     suspect_bytes,
 )
+from app.investigate.services import suspect_image as decoded_suspect
 from app.network import locate
 from app.photos.blobs import PREVIEW, read_derivative
 from app.schools.models import School
@@ -43,6 +44,7 @@ bp = Blueprint("investigate", __name__, url_prefix="/investigate", template_fold
 
 #: Evidence images are for this investigator's browser only, never a shared cache or disk.
 NO_STORE = "no-store"
+VIEW_QUALITY = 90
 
 
 def _investigator() -> StaffUser:
@@ -183,6 +185,21 @@ def suspect_image(case_id: int) -> Response:
     case = _case(case_id)[1]
     response = _image(suspect_bytes(blobs(), case))
     response.headers["Content-Disposition"] = "attachment"
+    return response
+
+
+@bp.get("/cases/<id:case_id>/suspect.jpg")
+@staff_required
+def suspect_view(case_id: int) -> Response:
+    """The suspect to look at: decoded and saved as a JPEG any browser shows (a HEIC or
+    AVIF as uploaded may not display); the evidence itself is the file as uploaded."""
+    case = _case(case_id)[1]
+    try:
+        image = decoded_suspect(blobs(), case)
+    except RejectedImage:
+        raise NotFound() from None
+    response = _image(encode_jpeg(image, VIEW_QUALITY))
+    response.mimetype = "image/jpeg"
     return response
 
 

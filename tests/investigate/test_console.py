@@ -201,7 +201,7 @@ def test_another_schools_administrator_gets_404_for_the_case_and_its_images(
     other = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=make_school(session).id)
     session.commit()
     client = login_as(other)
-    for path in ("", "/suspect", "/source.jpg", "/report", "/report.pdf"):
+    for path in ("", "/suspect", "/suspect.jpg", "/source.jpg", "/report", "/report.pdf"):
         assert client.get(f"/investigate/cases/{case.id}{path}").status_code == 404
     client.application.config["WTF_CSRF_ENABLED"] = False
     for action in ("notes", "close", "reopen", "revoke-sessions"):
@@ -220,6 +220,11 @@ def test_the_case_keeps_the_suspect_encrypted_with_its_sha256(
     assert case.suspect_sha256 == hashlib.sha256(data).hexdigest()
     assert case.suspect_sha256 in page
     assert client.get(f"/investigate/cases/{case.id}/suspect").data == data
+    shown = client.get(f"/investigate/cases/{case.id}/suspect.jpg")
+    assert shown.mimetype == "image/jpeg"
+    assert shown.headers["Cache-Control"] == "no-store"
+    assert decode(shown.data).size == (case.suspect_width, case.suspect_height)
+    assert f"/investigate/cases/{case.id}/suspect.jpg" in page
     stored = [p for p in runtime(app).settings.blob_dir.rglob("*") if p.is_file()]
     assert stored
     assert all(data[:64] not in p.read_bytes() for p in stored)

@@ -129,6 +129,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "investigate.open_investigation": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
     "investigate.show_case": SCHOOL_MANAGERS,
     "investigate.suspect_image": SCHOOL_MANAGERS,
+    "investigate.suspect_view": SCHOOL_MANAGERS,
     "investigate.source_image": SCHOOL_MANAGERS,
     "investigate.save_notes": SCHOOL_MANAGERS,
     "investigate.close_case": SCHOOL_MANAGERS,
