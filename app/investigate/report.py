@@ -184,11 +184,11 @@ Section = tuple[str, list[tuple[str, str]]]
 def _delivery_rows(item: Receiver) -> list[tuple[str, str]]:
     delivery = item.delivery
     guardian = delivery.guardian
-    who = (
-        f"{guardian.display_name} <{guardian.email}> (#{guardian.id})"
-        if guardian is not None
-        else (f"staff #{delivery.staff_user_id}" if delivery.staff_user_id else "—")
-    )
+    if guardian is not None:
+        email = f" <{guardian.email}>" if guardian.email else ""
+        who = f"{guardian.display_name}{email} (#{guardian.id})"
+    else:
+        who = f"staff #{delivery.staff_user_id}" if delivery.staff_user_id else "—"
     return [
         (_("Delivery"), f"#{delivery.id} · {_('mark')} {delivery.mark:08x}"),
         (_("Kind"), delivery.kind.value),
