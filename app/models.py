@@ -17,6 +17,7 @@ from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
 from app.downloads.models import Bundle, BundleItem, DownloadLink
 from app.families.models import Invitation
+from app.investigate.models import Investigation, PhotoFeatures
 from app.orders.models import (
     CartItem,
     Entitlement,
@@ -54,6 +55,7 @@ __all__ = [
     "Event",
     "Family",
     "Guardian",
+    "Investigation",
     "Invitation",
     "OidcLoginRequest",
     "Order",
@@ -61,6 +63,7 @@ __all__ = [
     "PaymentEvent",
     "Photo",
     "PhotoDeletion",
+    "PhotoFeatures",
     "PhotoStatus",
     "Price",
     "PriceList",

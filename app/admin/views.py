@@ -59,6 +59,7 @@ def home() -> str:
         sales_school_id=staff.school_id
         if has_permission(staff, Permission.ORDERS_MANAGE) and staff.school_id is not None
         else None,
+        can_investigate=has_permission(staff, Permission.INVESTIGATIONS_RUN),
     )
 
 

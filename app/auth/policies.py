@@ -41,6 +41,8 @@ class Permission(enum.StrEnum):
     PRICES_MANAGE = "prices:manage"
     #: The print lab's export of an event's paid print lines.
     PRINTS_EXPORT = "prints:export"
+    #: Open leak investigations and read their verdicts (school administrators, operators).
+    INVESTIGATIONS_RUN = "investigations:run"
 
 
 _SCHOOL_STAFF: Final = frozenset(
@@ -55,6 +57,7 @@ _SCHOOL_STAFF: Final = frozenset(
         Permission.ORDERS_MANAGE,
         Permission.PRICES_MANAGE,
         Permission.PRINTS_EXPORT,
+        Permission.INVESTIGATIONS_RUN,
     }
 )
 

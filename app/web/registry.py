@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     from app.downloads.views import bp as downloads
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
+    from app.investigate.views import bp as investigate
     from app.main.views import bp as main
     from app.orders.views import bp as orders
     from app.orders.webhooks import bp as stripe_webhooks
@@ -25,7 +26,7 @@ def register_blueprints(app: Flask) -> None:
 
     blueprints = (
         *(main, auth, families, gallery, orders, stripe_webhooks, downloads),
-        *(admin, studio, studio_api),
+        *(admin, studio, studio_api, investigate),
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -36,7 +37,8 @@ def register_commands(cli: click.Group) -> None:
     from app.audit.cli import audit
     from app.commands.keys import keys
     from app.commands.watermark import watermark
+    from app.investigate.cli import investigate
     from app.studio.cli import studio
 
-    for group in (audit, keys, studio, watermark):
+    for group in (audit, keys, studio, watermark, investigate):
         cli.add_command(group)

@@ -26,6 +26,7 @@ from app.auth.sessions import start_session
 from app.db import utcnow
 from app.downloads.models import Bundle, BundleKind, BundleStatus
 from app.families.models import Invitation, InvitationKind
+from app.investigate.services import open_case
 from app.orders.models import CartItem, PaymentMethod, Product
 from app.orders.services import place_order, set_prices
 from app.photos.models import Event, Photo, PhotoStatus
@@ -162,6 +163,18 @@ ACCESS: dict[str, frozenset[Role]] = {
     "downloads.bundle_state": frozenset({Role.GUARDIAN}),
     "downloads.bundle_file": frozenset({Role.GUARDIAN}),
     "orders.print_list": EVENT_STAFF,
+    "investigate.index": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "investigate.open_investigation": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "investigate.show_case": SCHOOL_MANAGERS,
+    "investigate.suspect_image": SCHOOL_MANAGERS,
+    "investigate.suspect_view": SCHOOL_MANAGERS,
+    "investigate.source_image": SCHOOL_MANAGERS,
+    "investigate.save_notes": SCHOOL_MANAGERS,
+    "investigate.close_case": SCHOOL_MANAGERS,
+    "investigate.reopen_case": SCHOOL_MANAGERS,
+    "investigate.revoke_sessions": SCHOOL_MANAGERS,
+    "investigate.report": SCHOOL_MANAGERS,
+    "investigate.report_pdf": SCHOOL_MANAGERS,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
@@ -236,6 +249,16 @@ def world(app: Flask, session: Session) -> World:
         created_at=utcnow(),
     )
     session.add(bundle)
+    case, _ = open_case(
+        session,
+        runtime(app).blobs,
+        SYSTEM,
+        data=photo_bytes(320, 240, seed=7),
+        school_id=school.id,
+        limits=runtime(app).limits,
+        now=utcnow(),
+    )
+    case.photo_id = photo.id  # so that the source image of the case exists
     session.commit()
     return World(
         accounts={
@@ -262,6 +285,7 @@ def world(app: Flask, session: Session) -> World:
             # A session id that exists but belongs to nobody signed in here.
             "session_id": 1,
             "kind": "thumbnail",
+            "case_id": case.id,
         },
     )
 

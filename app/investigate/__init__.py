@@ -1,0 +1,1 @@
+"""Leak investigations: a suspect image in, the delivery (or the photo) it came from out."""

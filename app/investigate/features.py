@@ -1,0 +1,353 @@
+"""The crop-robust index: ORB local features of each photo's preview, and finding which
+photos a suspect shares a region with.
+
+Whole-image perceptual hashes find a recompressed or resized copy, but not a 25 % crop, a
+face cut out of a group photo, or a face pasted into another picture. Local features do:
+a region that came from a photo keeps many of its corner-like points and their binary
+descriptors, whatever was cropped away or pasted around it. A candidate is accepted only
+when enough matches agree on one similarity transform (scale, rotation, shift: what a
+crop, a resize, a screenshot and a pasted region are), found by RANSAC, so texture that
+happens to look alike in two unrelated photos does not make a candidate.
+
+No Flask and no database here: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+#: Points kept per indexed photo (found on its preview, 1600 px long side).
+INDEX_FEATURES: Final = 500
+#: Points looked for in a suspect (more: it may hold a small region among other content).
+SUSPECT_FEATURES: Final = 3000
+#: A suspect is analysed at most this large (the index was made at preview size).
+SUSPECT_LONG_SIDE: Final = 1600
+DESCRIPTOR_BYTES: Final = 32
+#: Lowe's ratio test between the best and second-best neighbour.
+RATIO: Final = 0.8
+#: Hamming distance above which a descriptor match is never believed (of 256 bits).
+MAX_DISTANCE: Final = 64
+#: Photos whose vote count is examined geometrically, strongest first.
+MAX_VERIFIED: Final = 8
+MIN_VOTES: Final = 6
+#: Matches that must agree on one transform for a photo to be a candidate.
+MIN_INLIERS: Final = 10
+#: Placements outside these scales (suspect pixel to preview pixel) are not believed: a
+#: leaked copy is not blown up 20 times nor shrunk to a twentieth.
+MIN_SCALE: Final = 0.05
+MAX_SCALE: Final = 20.0
+#: The matched points must spread over at least this much of the preview, both ways.
+MIN_SPREAD_PX: Final = 24.0
+#: RANSAC's tolerance, in preview pixels.
+REPROJECTION_PX: Final = 6.0
+
+U8Array = npt.NDArray[np.uint8]
+F32Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Key points (x, y) in the analysed image, their descriptors, and its size."""
+
+    points: F32Array  # (n, 2)
+    descriptors: U8Array  # (n, 32)
+    width: int
+    height: int
+
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        return self.points.astype(np.float32).tobytes(), self.descriptors.tobytes()
+
+    @classmethod
+    def from_bytes(cls, points: bytes, descriptors: bytes, width: int, height: int) -> Features:
+        pts = np.frombuffer(points, np.float32).reshape(-1, 2)
+        desc = np.frombuffer(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+        return cls(pts, desc, width, height)
+
+
+@dataclass(frozen=True)
+class RegionMatch:
+    """A photo the suspect shares a region with.
+
+    ``suspect_box`` and ``photo_box`` are (left, top, right, bottom) in the suspect's own
+    pixels and in the photo's preview pixels; ``scale`` and ``angle`` take the suspect's
+    region to the preview.
+    """
+
+    photo_id: int
+    votes: int
+    inliers: int
+    suspect_box: tuple[int, int, int, int]
+    photo_box: tuple[int, int, int, int]
+    scale: float
+    angle: float
+    #: The similarity transform from suspect pixels to preview pixels (2 x 3, row-major).
+    matrix: tuple[float, float, float, float, float, float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def _gray(image: Image.Image, long_side: int) -> tuple[npt.NDArray[np.uint8], float]:
+    """8-bit luminance at most ``long_side`` pixels, and the factor back to the image."""
+    scale = min(1.0, long_side / max(image.size))
+    gray = image.convert("L")
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        gray = gray.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(gray, np.uint8), scale
+
+
+def detect(image: Image.Image, *, features: int, long_side: int = SUSPECT_LONG_SIDE) -> Features:
+    """ORB points of ``image`` (coordinates in the image's own pixels)."""
+    import cv2
+
+    gray, scale = _gray(image, long_side)
+    # OpenCV's stubs do not list the factory functions of its feature detectors.
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]
+        nfeatures=features, scaleFactor=1.2, nlevels=8, fastThreshold=10
+    )
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        return Features(
+            np.zeros((0, 2), np.float32),
+            np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            image.width,
+            image.height,
+        )
+    points = np.array([kp.pt for kp in keypoints], np.float32) / np.float32(scale)
+    return Features(points, np.asarray(descriptors, np.uint8), image.width, image.height)
+
+
+@dataclass
+class Index:
+    """Every indexed photo's descriptors in one matrix, and a vote table over them.
+
+    Exact nearest neighbours over every descriptor of 10,000 photos would take minutes
+    (millions of descriptors), so a search first shortlists photos: each descriptor is cut
+    into :data:`CHUNKS` pieces of :data:`CHUNK_BYTES` bytes, and every piece of a suspect's
+    descriptor that occurs verbatim in a photo's descriptor is a vote for that photo. Two
+    descriptors of the same point (Hamming distance 30 of 256) share a given 3-byte piece
+    with probability about 0.03; two unrelated ones with probability 2^-24. A photo that
+    shares a region with the suspect collects votes from dozens of points, an unrelated one
+    almost none. Only the shortlisted photos are then matched exactly.
+    """
+
+    photo_ids: npt.NDArray[np.int32]  # (N,) the photo of each row
+    points: F32Array  # (N, 2)
+    descriptors: U8Array  # (N, 32)
+    #: Per chunk: the chunk's values sorted, and the rows they belong to in that order.
+    _keys: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]] = field(
+        default_factory=list, repr=False
+    )
+
+    @classmethod
+    def build(cls, entries: Sequence[tuple[int, Features]]) -> Index:
+        kept = [(pid, f) for pid, f in entries if len(f.descriptors)]
+        if not kept:
+            return cls(
+                np.zeros(0, np.int32),
+                np.zeros((0, 2), np.float32),
+                np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            )
+        ids = np.concatenate([np.full(len(f.descriptors), pid, np.int32) for pid, f in kept])
+        return cls(
+            ids,
+            np.concatenate([f.points for _, f in kept]).astype(np.float32),
+            np.ascontiguousarray(np.concatenate([f.descriptors for _, f in kept])),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        keys = sum(values.nbytes + rows.nbytes for values, rows in self._keys)
+        return int(self.photo_ids.nbytes + self.points.nbytes + self.descriptors.nbytes + keys)
+
+    def __len__(self) -> int:
+        return len(self.photo_ids)
+
+    def _vote_table(self) -> list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]]:
+        if not self._keys:
+            for values in _chunk_values(self.descriptors):
+                order = np.argsort(values).astype(np.int32)
+                self._keys.append((values[order], order))
+        return self._keys
+
+    def shortlist(self, descriptors: U8Array, size: int) -> npt.NDArray[np.int64]:
+        """The ``size`` photos whose descriptors share the most chunks with these."""
+        votes: dict[int, int] = {}
+        for (values, rows), wanted in zip(
+            self._vote_table(), _chunk_values(descriptors), strict=True
+        ):
+            left = np.searchsorted(values, wanted, side="left")
+            right = np.searchsorted(values, wanted, side="right")
+            hits = right - left
+            if not hits.any():
+                continue
+            # Every row of every hit range, without a Python loop over the hits.
+            starts = np.repeat(left - np.cumsum(hits) + hits, hits)
+            positions = starts + np.arange(int(hits.sum()))
+            owners, counts = np.unique(self.photo_ids[rows[positions]], return_counts=True)
+            for owner, count in zip(owners.tolist(), counts.tolist(), strict=True):
+                votes[owner] = votes.get(owner, 0) + count
+        ranked = sorted(votes, key=lambda owner: -votes[owner])
+        return np.array([o for o in ranked[:size] if votes[o] >= MIN_CHUNK_VOTES], np.int64)
+
+    def subset(self, photo_ids: npt.NDArray[np.int64]) -> Index:
+        """The rows of these photos only (no vote table: it is matched exactly)."""
+        rows = np.isin(self.photo_ids, photo_ids)
+        return Index(self.photo_ids[rows], self.points[rows], self.descriptors[rows])
+
+
+#: Descriptor pieces that vote, and their size (10 x 3 of the 32 bytes).
+CHUNKS: Final = 6
+CHUNK_BYTES: Final = 3
+#: Indexes with more rows than this are shortlisted before the exact match (OpenCV's
+#: brute-force matcher also refuses more than 2^18 rows at once).
+EXACT_ROWS: Final = 150_000
+SHORTLIST: Final = 24
+MIN_CHUNK_VOTES: Final = 3
+
+
+def _chunk_values(descriptors: U8Array) -> list[npt.NDArray[np.uint32]]:
+    """Each chunk of every descriptor as one integer (big-endian bytes, zero-padded)."""
+    padded = np.zeros((len(descriptors), 4), np.uint8)
+    values = []
+    for k in range(CHUNKS):
+        padded[:, 4 - CHUNK_BYTES :] = descriptors[:, k * CHUNK_BYTES : (k + 1) * CHUNK_BYTES]
+        values.append(padded.view(">u4").ravel().astype(np.uint32))
+    return values
+
+
+def _box(points: F32Array) -> tuple[int, int, int, int]:
+    left, top = np.floor(points.min(axis=0)).astype(int)
+    right, bottom = np.ceil(points.max(axis=0)).astype(int)
+    return int(left), int(top), int(right), int(bottom)
+
+
+def _placement(src: F32Array, dst: F32Array, rows: npt.NDArray[np.intp]) -> RegionMatch | None:
+    """The similarity transform most matches agree on, if it is a believable placement."""
+    import cv2
+
+    cv2.setRNGSeed(len(rows))  # the same suspect gets the same answer every time
+    # OpenCV's stubs promise arrays; it returns None when no model fits.
+    matrix: Any
+    inlier_mask: Any
+    matrix, inlier_mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=4000
+    )
+    if matrix is None or inlier_mask is None:
+        return None
+    inliers = inlier_mask.ravel().astype(bool)
+    count = int(inliers.sum())
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    # A transform that folds many suspect points onto a few photo points (repeated texture
+    # matched over and over) is no placement of a region.
+    distinct = len(np.unique(rows[inliers]))
+    if count < MIN_INLIERS or distinct < MIN_INLIERS or not MIN_SCALE <= scale <= MAX_SCALE:
+        return None
+    spread = dst[inliers].max(axis=0) - dst[inliers].min(axis=0)
+    if spread.min() < MIN_SPREAD_PX:
+        return None
+    return RegionMatch(
+        photo_id=0,
+        votes=0,
+        inliers=count,
+        suspect_box=_box(src[inliers]),
+        photo_box=_box(dst[inliers]),
+        scale=scale,
+        angle=float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))),
+        matrix=(
+            float(matrix[0, 0]),
+            float(matrix[0, 1]),
+            float(matrix[0, 2]),
+            float(matrix[1, 0]),
+            float(matrix[1, 1]),
+            float(matrix[1, 2]),
+        ),
+    )
+
+
+def find_regions(
+    suspect: Features, index: Index, *, exact_rows: int = EXACT_ROWS
+) -> list[RegionMatch]:
+    """Photos of ``index`` that share a region with the suspect, most inliers first."""
+    import cv2
+
+    if len(index) < 2 or len(suspect.descriptors) == 0:
+        return []
+    if len(index) > exact_rows:
+        index = index.subset(index.shortlist(suspect.descriptors, SHORTLIST))
+        if len(index) < 2:
+            return []
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(suspect.descriptors, index.descriptors, k=2)
+    query, train = [], []
+    for pair in pairs:
+        if len(pair) < 2:
+            continue
+        best, second = pair
+        if best.distance <= MAX_DISTANCE and best.distance < RATIO * second.distance:
+            query.append(best.queryIdx)
+            train.append(best.trainIdx)
+    if not query:
+        return []
+    q = np.array(query)
+    t = np.array(train)
+    owners = index.photo_ids[t]
+    ids, votes = np.unique(owners, return_counts=True)
+    order = np.argsort(-votes, kind="stable")
+    found = []
+    for k in order[:MAX_VERIFIED]:
+        if votes[k] < MIN_VOTES:
+            break
+        mine = owners == ids[k]
+        placed = _placement(suspect.points[q[mine]], index.points[t[mine]], t[mine])
+        if placed is not None:
+            found.append(replace(placed, photo_id=int(ids[k]), votes=int(votes[k])))
+    found.sort(key=lambda match: -match.inliers)
+    return found
+
+
+#: Grey levels (after a light blur) within which the suspect shows the photo's own pixels.
+SAME_PIXELS: Final = 14.0
+#: A pasted part smaller than this (pixels of the suspect) is not worth reading alone.
+MIN_PASTED_AREA: Final = 96 * 96
+
+
+def pasted_box(
+    suspect: Image.Image, preview: Image.Image, match: RegionMatch
+) -> tuple[int, int, int, int] | None:
+    """Where in ``suspect`` the photo's own pixels are, when it holds only a part of it.
+
+    The preview is laid onto the suspect by the matched transform; the largest connected
+    area where the two agree (a face cut out and pasted, with whatever else around it) is
+    the part a mark can be read from. None when no such area stands out.
+    """
+    import cv2
+
+    m = np.array(match.matrix, np.float64).reshape(2, 3)
+    back = cv2.invertAffineTransform(m)
+    size = (suspect.width, suspect.height)
+    ours = np.asarray(suspect.convert("L"), np.float32)
+    theirs = np.asarray(preview.convert("L"), np.float32)
+    laid = cv2.warpAffine(theirs, back, size, flags=cv2.INTER_LINEAR)
+    covered = cv2.warpAffine(np.ones_like(theirs), back, size, flags=cv2.INTER_NEAREST) > 0
+    # Brightness and contrast of a pasted part are often adjusted to its new picture.
+    inside = covered & (np.abs(ours - laid) < 4 * SAME_PIXELS)
+    if inside.sum() < MIN_PASTED_AREA:
+        return None
+    a, b = np.polyfit(laid[inside], ours[inside], 1)
+    difference = np.abs(cv2.GaussianBlur(ours - (a * laid + b), (0, 0), 2.0))
+    same = (covered & (difference < SAME_PIXELS)).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    same = cv2.morphologyEx(same, cv2.MORPH_OPEN, kernel)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(same, connectivity=8)
+    if count < 2:
+        return None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    left, top, width, height, area = (int(v) for v in stats[biggest])
+    if area < MIN_PASTED_AREA:
+        return None
+    return left, top, left + width, top + height
