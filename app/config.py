@@ -7,6 +7,7 @@ variables at all: SQLite and files under ``var/``, secrets generated once under
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -40,6 +41,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated CIDR networks ("203.0.113.0/24, 2001:db8::/48")."""
+    networks = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {text!r} is not a network") from None
+    return tuple(networks)
 
 
 def _parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
@@ -214,6 +229,9 @@ class Settings:
     #: An S3-compatible endpoint (MinIO, Ceph, …); empty means AWS itself.
     s3_endpoint_url: str = ""
     s3_region: str = ""
+    #: School networks (CIDR) whose many families signing in are expected (open days):
+    #: the guard's per-network rules leave them out.
+    guard_school_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -310,6 +328,9 @@ class Settings:
             s3_prefix=get("PHOTOGATE_S3_PREFIX") or "",
             s3_endpoint_url=get("PHOTOGATE_S3_ENDPOINT_URL") or "",
             s3_region=get("PHOTOGATE_S3_REGION") or "",
+            guard_school_networks=_parse_networks(
+                "PHOTOGATE_GUARD_SCHOOL_NETWORKS", get("PHOTOGATE_GUARD_SCHOOL_NETWORKS") or ""
+            ),
         )
         settings.validate()
         return settings

@@ -16,6 +16,7 @@ from app.auth.models import (
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
 from app.families.models import Invitation
+from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
 from app.photos.models import (
     Album,
     Event,
@@ -38,6 +39,10 @@ __all__ = [
     "Enrolment",
     "Event",
     "Family",
+    "GuardAlert",
+    "GuardHold",
+    "GuardHousehold",
+    "GuardStepUp",
     "Guardian",
     "Invitation",
     "OidcLoginRequest",

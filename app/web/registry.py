@@ -16,11 +16,12 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
+    from app.guard.views import bp as guard
     from app.main.views import bp as main
     from app.studio.api import bp as studio_api
     from app.studio.views import bp as studio
 
-    for blueprint in (main, auth, families, gallery, admin, studio, studio_api):
+    for blueprint in (main, auth, families, gallery, guard, admin, studio, studio_api):
         app.register_blueprint(blueprint)
 
 
@@ -29,7 +30,8 @@ def register_commands(cli: click.Group) -> None:
     from app.audit.cli import audit
     from app.commands.keys import keys
     from app.commands.watermark import watermark
+    from app.guard.cli import guard
     from app.studio.cli import studio
 
-    for group in (audit, keys, studio, watermark):
+    for group in (audit, guard, keys, studio, watermark):
         cli.add_command(group)

@@ -23,6 +23,7 @@ from app.auth.models import Guardian, StaffRole, StaffUser
 from app.auth.policies import SYSTEM
 from app.db import utcnow
 from app.families.models import Invitation, InvitationKind
+from app.guard.models import GuardAlert, Step
 from app.photos.models import Event, Photo, PhotoStatus
 from app.photos.processing import process_photo
 from app.studio.services import IncomingFile, create_api_token, upload_photos
@@ -124,6 +125,12 @@ ACCESS: dict[str, frozenset[Role]] = {
     "studio.unassign": SCHOOL_MANAGERS,
     "studio.tokens": frozenset({Role.PHOTOGRAPHER}),
     "studio.revoke_token": frozenset({Role.PHOTOGRAPHER}),
+    "guard.step_up": frozenset({Role.GUARDIAN}),
+    "guard.start_step_up": frozenset({Role.GUARDIAN}),
+    "guard.alerts": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "guard.show_alert": SCHOOL_MANAGERS,
+    "guard.act_on_alert": SCHOOL_MANAGERS,
+    "guard.family": SCHOOL_MANAGERS,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
@@ -164,6 +171,18 @@ def world(app: Flask, session: Session) -> World:
     session.add(invitation)
     session.flush()
     token = create_api_token(session, photographer, "laptop", now=utcnow())
+    alert = GuardAlert(
+        reference="G-ROUTETST",
+        entity=f"account:{guardian.id}",
+        guardian_id=guardian.id,
+        school_id=school.id,
+        score=30,
+        step=Step.NOTICE,
+        findings=[],
+        timeline=[],
+    )
+    session.add(alert)
+    session.flush()
     session.commit()
     return World(
         accounts={
@@ -185,6 +204,9 @@ def world(app: Flask, session: Session) -> World:
             # A session id that exists but belongs to nobody signed in here.
             "session_id": 1,
             "kind": "thumbnail",
+            "alert_id": alert.id,
+            "action": "dismiss",
+            "provider": "local",
         },
     )
 
