@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from app.guard.store import Read, SignalStore, Write
+from app.useragents import UNKNOWN
 
 MINUTE: Final = 60.0
 HOUR: Final = 3600.0
@@ -275,7 +276,10 @@ def evaluate(
         )
     issued_device = min(s_dev, key=s_dev.__getitem__) if s_dev else o.device
     issued_agent = min(s_agent, key=s_agent.__getitem__) if s_agent else o.agent
-    if issued_device != o.device or issued_agent != o.agent:
+    # A header that names no browser ("Unknown browser": scripts, tests, some privacy
+    # tools) is not compared; the device cookie still is.
+    agents_differ = issued_agent != o.agent and UNKNOWN not in (issued_agent, o.agent)
+    if issued_device != o.device or agents_differ:
         account.findings.append(
             Finding(
                 "session_moved",
