@@ -499,7 +499,13 @@ def apply_step(
         *alert.timeline,
         {"step": "by_staff", "at": now.isoformat(), "staff": actor.id},
     ]
-    return _apply(session, alert, step, now=now, guardian=guardian)
+    known = [
+        str(member)
+        for finding in alert.findings
+        if finding.get("rule") == "seen_with"
+        for member in finding.get("evidence", {}).get("members", [])
+    ]
+    return _apply(session, alert, step, now=now, guardian=guardian, known=known)
 
 
 def purge(session: Session, store: SignalStore, *, now: dt.datetime) -> tuple[int, int]:
