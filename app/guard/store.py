@@ -105,31 +105,32 @@ class MemoryStore:
 class RedisStore:
     """The same sorted sets in Redis; every key also expires 90 days after its last write."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, prefix: str = KEY_PREFIX) -> None:
         self.client = client
+        self.prefix = prefix
 
     def apply(self, writes: Sequence[Write], *, now: float) -> None:
         horizon = now - RETENTION.total_seconds()
         ttl = int(RETENTION.total_seconds())
         pipe = self.client.pipeline(transaction=False)
         for write in writes:
-            pipe.zadd(KEY_PREFIX + write.key, {write.member: write.at}, nx=write.first)
+            pipe.zadd(self.prefix + write.key, {write.member: write.at}, nx=write.first)
         for key in {write.key for write in writes}:
-            pipe.zremrangebyscore(KEY_PREFIX + key, "-inf", f"({horizon}")
-            pipe.expire(KEY_PREFIX + key, ttl)
+            pipe.zremrangebyscore(self.prefix + key, "-inf", f"({horizon}")
+            pipe.expire(self.prefix + key, ttl)
         pipe.execute()
 
     def read(self, reads: Sequence[Read]) -> list[dict[str, float]]:
         pipe = self.client.pipeline(transaction=False)
         for r in reads:
-            pipe.zrangebyscore(KEY_PREFIX + r.key, r.since, "+inf", withscores=True)
+            pipe.zrangebyscore(self.prefix + r.key, r.since, "+inf", withscores=True)
         results = pipe.execute()
         return [{_text(member): float(score) for member, score in result} for result in results]
 
     def purge(self, *, now: float) -> int:
         horizon = now - RETENTION.total_seconds()
         removed = 0
-        for key in self.client.scan_iter(match=KEY_PREFIX + "*", count=500):
+        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
             removed += int(self.client.zremrangebyscore(key, "-inf", f"({horizon}"))
         return removed
 
@@ -200,11 +201,11 @@ class FallbackStore:
         return removed
 
 
-def make_store(redis_url: str | None) -> SignalStore:
+def make_store(redis_url: str | None, *, prefix: str = KEY_PREFIX) -> SignalStore:
     """Redis (with the in-process fallback) when a URL is configured, else in process."""
     if not redis_url:
         return MemoryStore()
     from redis import Redis
 
     client = Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    return FallbackStore(RedisStore(client))
+    return FallbackStore(RedisStore(client, prefix))

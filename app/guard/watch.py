@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -37,7 +38,7 @@ from app.guard.models import Step
 from app.guard.rules import Observation, SignalKind
 from app.guard.services import RULE_TEXT, STEP_TEXT, Verdict, record_step_up, step_up_pending
 from app.guard.services import observe as observe_signals
-from app.guard.store import SignalStore, make_store
+from app.guard.store import KEY_PREFIX, SignalStore, make_store
 from app.i18n import gettext as _
 from app.network import locate
 from app.urls import safe_next
@@ -56,7 +57,10 @@ R = TypeVar("R")
 
 def init_guard(app: Flask, store: SignalStore | None = None) -> None:
     """Give ``app`` its signal store (Redis with an in-process fallback, or in process)."""
-    app.extensions[STORE_KEY] = store or make_store(runtime(app).settings.redis_url)
+    held = runtime(app).settings
+    # Test applications share one Redis; each gets its own keys.
+    prefix = f"{KEY_PREFIX}test-{secrets.token_hex(4)}:" if held.env == "test" else KEY_PREFIX
+    app.extensions[STORE_KEY] = store or make_store(held.redis_url, prefix=prefix)
 
 
 def signal_store() -> SignalStore:
