@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -206,16 +206,10 @@ def _tiered(count: int, tiers: list[tuple[int, int]]) -> int:
     return points
 
 
-def evaluate(
-    store: SignalStore,
-    o: Observation,
-    *,
-    households: Mapping[str, Collection[str]],
-    school_networks: Collection[str] = (),
-) -> list[Score]:
-    """Score the account, device, network and browser-on-network of ``o`` (already recorded)."""
+def signal_reads(o: Observation) -> list[Read]:
+    """The sliding windows the rules read for ``o``, in the order :func:`score` expects."""
     keys, ts = _keys(o), o.ts
-    reads = [
+    return [
         Read(keys["devices"], ts - 30 * DAY),
         Read(keys["networks"], ts - DAY),
         Read(keys["countries"], ts - 7 * DAY),
@@ -227,8 +221,33 @@ def evaluate(
         Read(keys["session"], 0.0),
         Read(keys["session_agent"], 0.0),
     ]
+
+
+def evaluate(
+    store: SignalStore,
+    o: Observation,
+    *,
+    households: Mapping[str, Collection[str]],
+    school_networks: Collection[str] = (),
+) -> list[Score]:
+    """Score ``o`` (already recorded) from the store's windows."""
+    return score(
+        o, store.read(signal_reads(o)), households=households, school_networks=school_networks
+    )
+
+
+def score(
+    o: Observation,
+    windows: Sequence[Mapping[str, float]],
+    *,
+    households: Mapping[str, Collection[str]],
+    school_networks: Collection[str] = (),
+) -> list[Score]:
+    """Score the account, device, network and browser-on-network of ``o`` from the
+    windows of :func:`signal_reads` (read after ``o`` was written)."""
+    ts = o.ts
     (devices, networks, countries, previews, families, first, pair, network, s_dev, s_agent) = (
-        store.read(reads)
+        windows
     )
     account = Score(account_entity(o.guardian_id), members=sorted(devices))
     device = Score(device_entity(o.device), members=sorted(families))

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.auth.models import Guardian, StaffUser
@@ -36,8 +36,9 @@ from app.guard.rules import (
     SignalKind,
     account_entity,
     device_entity,
-    evaluate,
     pair_entity,
+    score,
+    signal_reads,
     signal_writes,
 )
 from app.guard.store import RETENTION, SignalStore
@@ -129,6 +130,62 @@ def households_for(session: Session, entities: Collection[str]) -> dict[str, set
     for entity, member in rows:
         found.setdefault(entity, set()).add(member)
     return found
+
+
+# Built once: building a statement costs more than running it on the request path.
+_STATE = union_all(
+    select(
+        literal("m").label("source"),
+        GuardHousehold.entity,
+        GuardHousehold.member.label("value"),
+        GuardHousehold.created_at,
+        null().label("alert_id"),
+    ).where(GuardHousehold.entity.in_(bindparam("known", expanding=True))),
+    select(
+        literal("h"),
+        GuardHold.entity,
+        GuardHold.__table__.c.kind,
+        GuardHold.created_at,
+        GuardHold.alert_id,
+    ).where(
+        GuardHold.entity.in_(bindparam("held", expanding=True)),
+        GuardHold.lifted_at.is_(None),
+        or_(GuardHold.expires_at.is_(None), GuardHold.expires_at > bindparam("now")),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class HoldInForce:
+    """What a request needs of a hold."""
+
+    kind: HoldKind
+    entity: str
+    created_at: dt.datetime
+    alert_id: int | None
+    reason: str
+
+
+def guard_state(
+    session: Session,
+    hold_entities: Collection[str],
+    household_entities: Collection[str],
+    *,
+    now: dt.datetime,
+) -> tuple[list[HoldInForce], dict[str, set[str]]]:
+    """The holds in force on ``hold_entities`` and the known households of
+    ``household_entities``, in one statement: the request path pays one round trip."""
+    in_force: list[HoldInForce] = []
+    known: dict[str, set[str]] = {}
+    for source, entity, value, created_at, alert_id in session.execute(
+        _STATE,
+        {"held": list(hold_entities), "known": list(household_entities) or [""], "now": now},
+    ):
+        if source == "m":
+            known.setdefault(entity, set()).add(value)
+        else:
+            in_force.append(HoldInForce(HoldKind(value), entity, created_at, alert_id, ""))
+    return in_force, known
 
 
 def holds_in_force(
@@ -256,26 +313,26 @@ def respond(
 ) -> list[Decision]:
     """Climb the ladder for every entity whose score reached a higher step (flushed)."""
     decisions: list[Decision] = []
-    for score in scores:
-        points = score.points
+    for scored in scores:
+        points = scored.points
         step = step_for(points)
         if step is Step.LOG:
             if points:
-                logger.info("guard %s scored %d", score.entity, points)
+                logger.info("guard %s scored %d", scored.entity, points)
             continue
         alert = session.scalar(
             select(GuardAlert)
-            .where(GuardAlert.entity == score.entity, GuardAlert.status == AlertStatus.OPEN)
+            .where(GuardAlert.entity == scored.entity, GuardAlert.status == AlertStatus.OPEN)
             .order_by(GuardAlert.id.desc())
             .limit(1)
         )
         evidence = [
-            *_findings_json(score),
+            *_findings_json(scored),
             {
                 "rule": "seen_with",
                 "points": 0,
                 "evidence": {
-                    "members": score.members[:50],
+                    "members": scored.members[:50],
                     "prefix": o.prefix,
                     "owner": o.owner,
                     "country": o.country,
@@ -287,7 +344,7 @@ def respond(
         if alert is None:
             alert = GuardAlert(
                 reference=new_reference(),
-                entity=score.entity,
+                entity=scored.entity,
                 guardian_id=o.guardian_id,
                 school_id=o.school_id,
                 score=points,
@@ -308,12 +365,12 @@ def respond(
             continue
         alert.score = max(points, alert.score)
         alert.findings = evidence
-        known = [m for m in score.members if m != o.device]
+        known = [m for m in scored.members if m != o.device]
         decisions.append(_apply(session, alert, step, now=now, guardian=guardian, known=known))
     return decisions
 
 
-def _kept_devices(session: Session, hold: GuardHold) -> set[str]:
+def _kept_devices(session: Session, hold: GuardHold | HoldInForce) -> set[str]:
     alert = session.get(GuardAlert, hold.alert_id) if hold.alert_id is not None else None
     if alert is None:
         return set()
@@ -321,6 +378,21 @@ def _kept_devices(session: Session, hold: GuardHold) -> set[str]:
         if finding.get("rule") == "kept_devices":
             return set(finding.get("evidence", {}).get("devices", []))
     return set()
+
+
+def _alert_facts(session: Session, alert_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Each alert's reference and the first rule that fired (the reason a refusal names)."""
+    if not alert_ids:
+        return {}
+    found: dict[int, tuple[str, str]] = {}
+    for alert_id, reference, findings in session.execute(
+        select(GuardAlert.id, GuardAlert.reference, GuardAlert.findings).where(
+            GuardAlert.id.in_(alert_ids)
+        )
+    ):
+        rules = [f.get("rule", "") for f in findings or [] if f.get("points")]
+        found[alert_id] = (reference, rules[0] if rules else "administrator")
+    return found
 
 
 def _stepped_up(session: Session, session_id: int | None, since: dt.datetime) -> bool:
@@ -338,24 +410,18 @@ def judge(
     scores: Sequence[Score],
     decisions: Sequence[Decision],
     *,
+    holds: Sequence[HoldInForce],
     now: dt.datetime,
 ) -> Verdict:
     """What the request of ``o`` gets, from the holds in force (including new ones)."""
     account = account_entity(o.guardian_id)
     device = device_entity(o.device)
     pair = pair_entity(o.prefix, o.agent)
-    holds = holds_in_force(session, [account, device, pair], now=now)
-    references = {
-        alert.id: alert.reference
-        for alert in session.scalars(
-            select(GuardAlert).where(
-                GuardAlert.id.in_([h.alert_id for h in holds if h.alert_id is not None])
-            )
-        )
-    }
+    # The common case has no hold at all, and no query for their alerts.
+    facts = _alert_facts(session, [h.alert_id for h in holds if h.alert_id is not None])
     step_up = False
     for hold in sorted(holds, key=lambda h: h.created_at):
-        reference = references.get(hold.alert_id or 0, "")
+        reference, reason = facts.get(hold.alert_id or 0, ("", "administrator"))
         refused = (
             (hold.kind is HoldKind.SUSPEND and hold.entity == account)
             or (hold.kind is HoldKind.BLOCK and hold.entity == device)
@@ -371,7 +437,7 @@ def judge(
         if refused:
             return Verdict(
                 allow=False,
-                reason=hold.reason,
+                reason=reason,
                 reference=reference,
                 decisions=tuple(decisions),
                 scores=tuple(scores),
@@ -399,11 +465,16 @@ def observe(
 ) -> Verdict:
     """Record ``o``, score it, climb the ladder where a score calls for it (flushed), and
     say what the request gets."""
-    store.apply(signal_writes(o), now=o.ts)
-    households = households_for(session, [account_entity(o.guardian_id), device_entity(o.device)])
-    scores = evaluate(store, o, households=households, school_networks=school_networks)
+    windows = store.exchange(signal_writes(o), signal_reads(o), now=o.ts)
+    account, device = account_entity(o.guardian_id), device_entity(o.device)
+    held_entities = [account, device, pair_entity(o.prefix, o.agent)]
+    holds, households = guard_state(session, held_entities, [account, device], now=now)
+    scores = score(o, windows, households=households, school_networks=school_networks)
     decisions = respond(session, scores, o, guardian=guardian, now=now)
-    return judge(session, o, scores, decisions, now=now)
+    if decisions:
+        # Rare: a step was just reached; its holds count for this very request.
+        holds, _ = guard_state(session, held_entities, [], now=now)
+    return judge(session, o, scores, decisions, holds=holds, now=now)
 
 
 def record_step_up(

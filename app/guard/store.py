@@ -53,6 +53,10 @@ class SignalStore(Protocol):
 
     def purge(self, *, now: float) -> int: ...
 
+    def exchange(
+        self, writes: Sequence[Write], reads: Sequence[Read], *, now: float
+    ) -> list[dict[str, float]]: ...
+
 
 class MemoryStore:
     """Sorted sets in a dictionary: the embedded default and the fallback during outages."""
@@ -88,6 +92,13 @@ class MemoryStore:
                 for r in reads
             ]
 
+    def exchange(
+        self, writes: Sequence[Write], reads: Sequence[Read], *, now: float
+    ) -> list[dict[str, float]]:
+        """Apply ``writes``, then answer ``reads``."""
+        self.apply(writes, now=now)
+        return self.read(reads)
+
     def purge(self, *, now: float) -> int:
         """Delete every signal older than the retention period; return how many."""
         horizon = now - RETENTION.total_seconds()
@@ -109,23 +120,42 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
 
-    def apply(self, writes: Sequence[Write], *, now: float) -> None:
+    def _queue_writes(self, pipe: Any, writes: Sequence[Write], now: float) -> None:
         horizon = now - RETENTION.total_seconds()
         ttl = int(RETENTION.total_seconds())
-        pipe = self.client.pipeline(transaction=False)
         for write in writes:
             pipe.zadd(self.prefix + write.key, {write.member: write.at}, nx=write.first)
         for key in {write.key for write in writes}:
             pipe.zremrangebyscore(self.prefix + key, "-inf", f"({horizon}")
             pipe.expire(self.prefix + key, ttl)
+
+    def _queue_reads(self, pipe: Any, reads: Sequence[Read]) -> None:
+        for r in reads:
+            pipe.zrangebyscore(self.prefix + r.key, r.since, "+inf", withscores=True)
+
+    @staticmethod
+    def _decoded(results: Sequence[Any]) -> list[dict[str, float]]:
+        return [{_text(member): float(score) for member, score in result} for result in results]
+
+    def apply(self, writes: Sequence[Write], *, now: float) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_writes(pipe, writes, now)
         pipe.execute()
 
     def read(self, reads: Sequence[Read]) -> list[dict[str, float]]:
         pipe = self.client.pipeline(transaction=False)
-        for r in reads:
-            pipe.zrangebyscore(self.prefix + r.key, r.since, "+inf", withscores=True)
+        self._queue_reads(pipe, reads)
+        return self._decoded(pipe.execute())
+
+    def exchange(
+        self, writes: Sequence[Write], reads: Sequence[Read], *, now: float
+    ) -> list[dict[str, float]]:
+        """The writes, then the reads, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_writes(pipe, writes, now)
+        self._queue_reads(pipe, reads)
         results = pipe.execute()
-        return [{_text(member): float(score) for member, score in result} for result in results]
+        return self._decoded(results[len(results) - len(reads) :])
 
     def purge(self, *, now: float) -> int:
         horizon = now - RETENTION.total_seconds()
@@ -191,6 +221,21 @@ class FallbackStore:
                 # What was kept in process during an outage still counts.
                 return [{**kept, **found} for kept, found in zip(local, remote, strict=True)]
         return local
+
+    def exchange(
+        self, writes: Sequence[Write], reads: Sequence[Read], *, now: float
+    ) -> list[dict[str, float]]:
+        if self._use_primary():
+            try:
+                remote = self.primary.exchange(writes, reads, now=now)
+            except Exception as error:  # any Redis failure must not cost the request
+                self._failed(error)
+            else:
+                self._recovered()
+                local = self.fallback.read(reads)
+                # What was kept in process during an outage still counts.
+                return [{**kept, **found} for kept, found in zip(local, remote, strict=True)]
+        return self.fallback.exchange(writes, reads, now=now)
 
     def purge(self, *, now: float) -> int:
         removed = self.fallback.purge(now=now)

@@ -4,8 +4,8 @@ turns its verdict into the answer — a redirect to the step-up page, a 403 page
 reason and a reference, a 429 for scraping — or lets the view run.
 
 The cost on the request path: one pipeline of writes and one of reads to the signal store
-(Redis, or a dictionary in process), a lookup in the offline network database, and two
-indexed queries (holds in force, known households). Alerts are written only when an
+(Redis, or a dictionary in process), a lookup in the offline network database, and one
+indexed statement (holds in force and known households). Alerts are written only when an
 entity climbs to a new step.
 """
 

@@ -20,7 +20,7 @@ from app.db import utcnow
 from app.guard.models import GuardAlert, Step
 from app.guard.rules import Observation, SignalKind
 from app.guard.services import observe, purge
-from app.guard.store import FallbackStore, MemoryStore, RedisStore, SignalStore, Write
+from app.guard.store import FallbackStore, MemoryStore, Read, RedisStore, SignalStore, Write
 from app.guard.watch import STORE_KEY
 from tests.guard.conftest import SCHOOL_NETWORK, Device
 
@@ -306,3 +306,22 @@ def test_previews_opened_faster_than_a_person_looks_are_throttled(
     ]
     throttled = [v.throttle for v in verdicts]
     assert throttled.index(True) == 30  # the 31st preview within a minute
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_one_exchange_writes_then_reads_what_it_wrote(redis: Any, kind: str) -> None:
+    store: SignalStore = MemoryStore() if kind == "memory" else RedisStore(redis)
+    now = utcnow().timestamp()
+    first = store.exchange(
+        [Write("k", "a", now - 60), Write("first", "x", now - 60, first=True)],
+        [_read("k"), _read("first")],
+        now=now,
+    )
+    second = store.exchange(
+        [Write("k", "b", now), Write("first", "x", now, first=True)],
+        [Read("k", now - 30), _read("first")],
+        now=now,
+    )
+    assert first == [{"a": now - 60}, {"x": now - 60}]
+    # The window leaves "a" out; "first" keeps its first time.
+    assert second == [{"b": now}, {"x": now - 60}]
