@@ -2,11 +2,12 @@
 
 Measures, in one process (server time, no network; p50/p95 over ``--requests`` each):
 
-* the signal store alone: the writes and the sliding-window reads of one observation
-  (``signal_writes`` + ``evaluate``), in process and, with ``--redis-url``, in Redis;
+* the signal store and the rules alone: the writes and the sliding-window reads of one
+  observation in one exchange, and the scoring (``signal_writes``, ``signal_reads``,
+  ``score``), in process and, with ``--redis-url``, in Redis (one pipelined round trip);
 * the offline network lookup (``app.network.locate``) once loaded;
-* ``app.guard.watch.observe`` whole, inside a request context: store, network lookup and
-  one indexed query (holds in force and known households together) on SQLite;
+* ``app.guard.watch.observe`` whole, inside a request context (each store): store, network
+  lookup and one indexed query (holds in force and known households together) on SQLite;
 * the request ``GET /events`` of a signed-in guardian through the Flask test client with
   the guard, and with ``observe`` replaced by a no-op: the difference is the guard's
   share of a real request.
@@ -78,7 +79,7 @@ def main() -> None:  # noqa: PLR0915 (one measurement after another, as the tabl
     from app.config import Settings
     from app.db import utcnow
     from app.guard import watch
-    from app.guard.rules import Observation, SignalKind, evaluate, signal_writes
+    from app.guard.rules import Observation, SignalKind, score, signal_reads, signal_writes
     from app.guard.services import Verdict
     from app.guard.store import MemoryStore, RedisStore, SignalStore
     from app.migrate import upgrade
@@ -155,10 +156,14 @@ def main() -> None:  # noqa: PLR0915 (one measurement after another, as the tabl
             o = observation()
 
             def once(store: SignalStore = store, o: Observation = o) -> None:
-                store.apply(signal_writes(o), now=o.ts)
-                evaluate(store, o, households={})
+                # As the request path does it: one exchange (one round trip to Redis).
+                score(o, store.exchange(signal_writes(o), signal_reads(o), now=o.ts), households={})
 
             results.append(row(f"store + rules, {name}", timed(once, args.requests)))
+
+        if redis_client is not None:
+            # What any Redis call costs here: the floor under the Redis rows.
+            results.append(row("Redis `PING` round trip", timed(redis_client.ping, args.requests)))
 
         locate("126.0.0.1")  # loads the database (about a second, once per process)
         results.append(
