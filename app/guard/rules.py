@@ -3,9 +3,9 @@
 An :class:`Observation` is one sign-in, gallery page, preview or download: the account,
 the device (the hash of its random cookie), the browser and OS family, the network prefix,
 its owner (ASN name) and country. :func:`signal_writes` turns it into sorted-set writes;
-:func:`evaluate` reads the sliding windows back and returns, per entity, the rules that
-fired with their points and evidence. Thresholds are the starting points of the guard's
-specification (docs/guard.md says why each is where it is).
+:func:`record` writes them and reads the sliding windows back; :func:`score` returns, per
+entity, the rules that fired with their points and evidence. Thresholds are the starting
+points of the guard's specification (docs/guard.md says why each is where it is).
 
 No Flask and no SQLAlchemy: the store is passed in, and so are the known households.
 """
@@ -47,6 +47,11 @@ MOBILE_OR_VPN_WORDS: Final = (
 )
 #: A device counts as new (cookies cleared) for this long after it was first seen.
 NEW_DEVICE_WINDOW: Final = 10 * MINUTE
+#: How far back fresh browsers on one network are counted: long enough for a trader who
+#: spreads sign-ins over days (the simulator's slow traders sign in every 12 hours).
+PAIR_WINDOW: Final = 7 * DAY
+#: Where the browser-on-network window sits in :func:`signal_reads`.
+_PAIR_READ: Final = 6
 #: Previews a minute beyond which an account is scraping.
 PREVIEWS_PER_MINUTE: Final = 30
 
@@ -178,7 +183,6 @@ def signal_writes(o: Observation) -> list[Write]:
         writes.append(Write(keys["previews"], f"{ts:.6f}:{o.device[:8]}", ts))
     if o.kind is SignalKind.SIGN_IN and o.prefix:
         writes.append(Write(keys["network"], o.family, ts))
-        writes.append(Write(keys["pair"], f"{o.family}|{o.device}", ts))
     if o.session_id is not None:
         # "first": the device and browser a session was first used from is what it was
         # issued to; anything else later is the cookie moved elsewhere.
@@ -216,11 +220,33 @@ def signal_reads(o: Observation) -> list[Read]:
         Read(keys["previews"], ts - MINUTE),
         Read(keys["families"], ts - DAY),
         Read(keys["first"], 0.0),
-        Read(keys["pair"], ts - DAY),
+        Read(keys["pair"], ts - PAIR_WINDOW),
         Read(keys["network"], ts - HOUR),
         Read(keys["session"], 0.0),
         Read(keys["session_agent"], 0.0),
     ]
+
+
+def fresh_sign_in(o: Observation, windows: Sequence[Mapping[str, float]]) -> bool:
+    """Whether ``o`` is a sign-in from a device first seen moments ago (cookies cleared, or
+    a new browser)."""
+    first = windows[5].get("first", o.ts)
+    return o.kind is SignalKind.SIGN_IN and bool(o.prefix) and o.ts - first <= NEW_DEVICE_WINDOW
+
+
+def record(store: SignalStore, o: Observation) -> list[dict[str, float]]:
+    """Record ``o`` and read back the windows :func:`score` needs: one exchange with the
+    store, and a second only for a sign-in from a fresh device (rare), which is what the
+    browser-on-network rule counts."""
+    windows = store.exchange(signal_writes(o), signal_reads(o), now=o.ts)
+    if fresh_sign_in(o, windows):
+        keys = _keys(o)
+        (windows[_PAIR_READ],) = store.exchange(
+            [Write(keys["pair"], f"{o.family}|{o.device}", o.ts)],
+            [Read(keys["pair"], o.ts - PAIR_WINDOW)],
+            now=o.ts,
+        )
+    return windows
 
 
 def evaluate(
@@ -230,10 +256,8 @@ def evaluate(
     households: Mapping[str, Collection[str]],
     school_networks: Collection[str] = (),
 ) -> list[Score]:
-    """Score ``o`` (already recorded) from the store's windows."""
-    return score(
-        o, store.read(signal_reads(o)), households=households, school_networks=school_networks
-    )
+    """Record ``o`` and score it."""
+    return score(o, record(store, o), households=households, school_networks=school_networks)
 
 
 def score(
@@ -246,7 +270,7 @@ def score(
     """Score the account, device, network and browser-on-network of ``o`` from the
     windows of :func:`signal_reads` (read after ``o`` was written)."""
     ts = o.ts
-    (devices, networks, countries, previews, families, first, pair, network, s_dev, s_agent) = (
+    (devices, networks, countries, previews, families, _first, pair, network, s_dev, s_agent) = (
         windows
     )
     account = Score(account_entity(o.guardian_id), members=sorted(devices))
@@ -321,12 +345,11 @@ def score(
     excluded = in_networks(o.prefix, school_networks)
     if o.kind is SignalKind.SIGN_IN and o.prefix and not excluded:
         # The same with cookies cleared: fresh devices of one browser on one network,
-        # each signing in to another family. Phone and VPN networks share addresses
-        # between strangers, so they are left out.
-        first_seen = first.get("first", ts)
+        # each signing in to another family (only such sign-ins are in ``pair``). Phone and
+        # VPN networks share addresses between strangers, so they are left out.
         fresh_families = {member.split("|", 1)[0] for member in pair}
         if (
-            ts - first_seen <= NEW_DEVICE_WINDOW
+            fresh_sign_in(o, windows)
             and not looks_mobile_or_vpn(o.owner)
             and len(fresh_families) >= 5
         ):
@@ -337,7 +360,7 @@ def score(
                         Finding(
                             "families_per_browser_on_network",
                             80,
-                            {"families": len(fresh_families), "agent": o.agent, "window": "24h"},
+                            {"families": len(fresh_families), "agent": o.agent, "window": "7d"},
                         )
                     ],
                 )

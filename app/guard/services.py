@@ -37,9 +37,8 @@ from app.guard.rules import (
     account_entity,
     device_entity,
     pair_entity,
+    record,
     score,
-    signal_reads,
-    signal_writes,
 )
 from app.guard.store import RETENTION, SignalStore
 from app.i18n import lazy_gettext as _l
@@ -465,7 +464,7 @@ def observe(
 ) -> Verdict:
     """Record ``o``, score it, climb the ladder where a score calls for it (flushed), and
     say what the request gets."""
-    windows = store.exchange(signal_writes(o), signal_reads(o), now=o.ts)
+    windows = record(store, o)
     account, device = account_entity(o.guardian_id), device_entity(o.device)
     held_entities = [account, device, pair_entity(o.prefix, o.agent)]
     holds, households = guard_state(session, held_entities, [account, device], now=now)
