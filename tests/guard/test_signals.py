@@ -325,3 +325,43 @@ def test_one_exchange_writes_then_reads_what_it_wrote(redis: Any, kind: str) -> 
     assert first == [{"a": now - 60}, {"x": now - 60}]
     # The window leaves "a" out; "first" keeps its first time.
     assert second == [{"b": now}, {"x": now - 60}]
+
+
+def test_a_slow_trader_clearing_cookies_every_12_hours_is_blocked_at_the_fifth_family(
+    session: Session, new_guardian: Callable[[], Guardian]
+) -> None:
+    store = MemoryStore()
+    start = utcnow()
+    verdicts = []
+    for n in range(5):
+        at = start + dt.timedelta(hours=12 * n)
+        verdicts.append(
+            observe(session, store, _observation(new_guardian(), at=at), guardian=None, now=at)
+        )
+    assert [v.allow for v in verdicts] == [True, True, True, True, False]
+
+
+def test_sign_ins_from_kept_devices_never_count_as_cookies_cleared(
+    session: Session, new_guardian: Callable[[], Guardian]
+) -> None:
+    """Neighbours on one broadband network with the same browser, who have had their
+    devices for weeks, sign in today; then a new family joins from a new device. Only
+    fresh devices count, so that is one, not seven, and nothing is raised."""
+    store = MemoryStore()
+    start = utcnow()
+    families = [(new_guardian(), _observation(new_guardian()).device) for _ in range(6)]
+    # Each family got its device ten days after the one before; all sign in again today.
+    visits = [
+        (at, guardian, device)
+        for n, (guardian, device) in enumerate(families)
+        for at in (start - dt.timedelta(days=10 * (6 - n)), start + dt.timedelta(minutes=n))
+    ]
+    for at, guardian, device in sorted(visits, key=lambda visit: visit[0]):
+        observe(
+            session, store, _observation(guardian, device=device, at=at), guardian=guardian, now=at
+        )
+    newcomer = new_guardian()
+    at = start + dt.timedelta(minutes=30)
+    verdict = observe(session, store, _observation(newcomer, at=at), guardian=newcomer, now=at)
+    assert verdict.allow
+    assert session.scalars(select(GuardAlert)).all() == []
