@@ -446,8 +446,10 @@ def main() -> None:  # noqa: PLR0912, PLR0915 (set-up, replay and report, in ord
 `app.guard.services.observe` (not HTTP: see the script's docstring). Machine: {machine()}.
 "traded" are the accounts the traders and slow traders signed in to (they are also used by
 their own families); "detected" is any alert on the account, or on a device or browser on a
-network used for it; "time to alert" is from the first abusive request. The last two rows
-count the traders themselves (their browser, or their browser on their network).
+network used for it; for "traded" the step columns are mostly the trader's browser being
+stepped up or blocked, not the family. "Time to alert" is from the first abusive request.
+The last two rows count the traders themselves (their browser, or their browser on their
+network).
 
 | scenario | accounts | detected | stepped up or more | blocked or more | time to alert (median) |
 |---|---:|---:|---:|---:|---:|
