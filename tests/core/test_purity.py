@@ -103,6 +103,8 @@ SERVICE_EXTRAS = (
     "app.auth.password_policy",
     "app.families.roster",
     "app.demo",
+    "app.guard.rules",
+    "app.guard.store",
 )
 
 
