@@ -40,12 +40,14 @@ from app.guard.rules import (
     record,
     score,
 )
-from app.guard.store import RETENTION, SignalStore
+from app.guard.store import RETENTION, Read, SignalStore
 from app.i18n import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 
 BLOCK_FOR: Final = dt.timedelta(hours=24)
+#: How far back the dashboard lists an account's devices (the devices rule's window).
+DEVICE_WINDOW: Final = dt.timedelta(days=30)
 _REFERENCE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 #: Why a rule fired, in words a family and a school understand.
@@ -576,6 +578,30 @@ def apply_step(
         for member in finding.get("evidence", {}).get("members", [])
     ]
     return _apply(session, alert, step, now=now, guardian=guardian, known=known)
+
+
+@dataclass(frozen=True)
+class SeenDevice:
+    """A device an account was used from, as the dashboard shows it."""
+
+    device: str
+    last_seen: dt.datetime
+    known_household: bool
+
+
+def account_devices(
+    session: Session, store: SignalStore, guardian_id: int, *, now: dt.datetime
+) -> list[SeenDevice]:
+    """The devices ``guardian_id`` was used from in the last 30 days, newest first."""
+    entity = account_entity(guardian_id)
+    (devices,) = store.read(
+        [Read(f"acct:{guardian_id}:devices", (now - DEVICE_WINDOW).timestamp())]
+    )
+    known = households_for(session, [entity]).get(entity, set())
+    return [
+        SeenDevice(device, dt.datetime.fromtimestamp(at, dt.UTC), device in known)
+        for device, at in sorted(devices.items(), key=lambda item: -item[1])
+    ]
 
 
 def purge(session: Session, store: SignalStore, *, now: dt.datetime) -> tuple[int, int]:

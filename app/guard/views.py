@@ -21,11 +21,13 @@ from app.guard.services import (
     MANUAL_STEPS,
     RULE_TEXT,
     STEP_TEXT,
+    account_devices,
     apply_step,
     dismiss_as_household,
     lift,
     step_up_pending,
 )
+from app.guard.watch import signal_store
 from app.i18n import gettext as _
 from app.network import database_date
 from app.schools.models import Family
@@ -214,19 +216,16 @@ def family(family_id: int) -> str:
             .limit(100)
         )
     )
-    devices: dict[str, list[str]] = {}
-    for alert in family_alerts:
-        if alert.entity.startswith("account:"):
-            for finding in alert.findings:
-                if finding.get("rule") == "seen_with":
-                    devices[alert.entity] = [
-                        str(m)[:12] for m in finding.get("evidence", {}).get("members", [])
-                    ]
+    devices = {
+        guardian: account_devices(db, signal_store(), guardian.id, now=now())
+        for guardian in record.guardians
+    }
     return render_template(
         "guard/family.html",
         family=record,
         sessions=sessions,
         alerts=family_alerts,
         devices=devices,
+        database_date=database_date(),
         now=now(),
     )

@@ -65,7 +65,10 @@ def test_school_admin_sees_their_alerts_with_evidence_and_others_get_404(
     assert 'id="action-dismiss"' in html
     family = admin.get(f"/guard/families/{guardian.family_id}")
     assert family.status_code == 200
-    assert 'id="guard-sessions"' in family.get_data(as_text=True)
+    family_html = family.get_data(as_text=True)
+    assert 'id="guard-sessions"' in family_html
+    devices_table = family_html.split('id="guard-devices"', 1)[1].split("</table>", 1)[0]
+    assert devices_table.count("<td><code>") == 4
 
     other, _ = _staff_client(app, session, StaffRole.SCHOOL_ADMIN, make_school(session))
     assert alert.reference not in other.get("/guard/alerts").get_data(as_text=True)
