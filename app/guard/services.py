@@ -18,7 +18,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam, delete, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from app.auth.models import Guardian, StaffUser
+from app.auth.models import Guardian, StaffUser, UserSession
 from app.auth.sessions import end_all_sessions
 from app.errors import Conflict, Invalid
 from app.guard.models import (
@@ -42,6 +42,7 @@ from app.guard.rules import (
 )
 from app.guard.store import RETENTION, Read, SignalStore
 from app.i18n import lazy_gettext as _l
+from app.schools.models import Family
 
 logger = logging.getLogger(__name__)
 
@@ -602,6 +603,50 @@ def account_devices(
         SeenDevice(device, dt.datetime.fromtimestamp(at, dt.UTC), device in known)
         for device, at in sorted(devices.items(), key=lambda item: -item[1])
     ]
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Sign-ins and alerts per day, oldest first, for the dashboard's chart."""
+
+    days: list[str]
+    sign_ins: list[int]
+    alerts: list[int]
+
+
+def daily_activity(
+    session: Session, school_id: int | None, *, days: int, now: dt.datetime
+) -> Daily:
+    """Families' sign-ins and the guard's alerts per UTC day over the last ``days`` days,
+    for one school (``None``: every school)."""
+    first = (now - dt.timedelta(days=days - 1)).date()
+    labels = [(first + dt.timedelta(days=n)).isoformat() for n in range(days)]
+    since = dt.datetime.combine(first, dt.time(), dt.UTC)
+    sign_ins = (
+        select(UserSession.created_at)
+        .join(Guardian, Guardian.id == UserSession.guardian_id)
+        .where(UserSession.created_at >= since)
+    )
+    alerts = select(GuardAlert.created_at).where(GuardAlert.created_at >= since)
+    if school_id is not None:
+        sign_ins = sign_ins.join(Family, Family.id == Guardian.family_id).where(
+            Family.school_id == school_id
+        )
+        alerts = alerts.where(GuardAlert.school_id == school_id)
+
+    def per_day(moments: Sequence[dt.datetime]) -> list[int]:
+        counts = dict.fromkeys(labels, 0)
+        for moment in moments:
+            day = moment.astimezone(dt.UTC).date().isoformat()
+            if day in counts:
+                counts[day] += 1
+        return list(counts.values())
+
+    return Daily(
+        days=labels,
+        sign_ins=per_day(list(session.scalars(sign_ins))),
+        alerts=per_day(list(session.scalars(alerts))),
+    )
 
 
 def purge(session: Session, store: SignalStore, *, now: dt.datetime) -> tuple[int, int]:

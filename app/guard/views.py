@@ -23,6 +23,7 @@ from app.guard.services import (
     STEP_TEXT,
     account_devices,
     apply_step,
+    daily_activity,
     dismiss_as_household,
     lift,
     step_up_pending,
@@ -47,6 +48,8 @@ from app.web.identity import (
 bp = Blueprint("guard", __name__, template_folder="templates")
 
 ALERTS_SHOWN = 200
+#: Days in the dashboard's chart.
+CHART_DAYS = 14
 
 
 # -- families: the step-up -------------------------------------------------------------
@@ -128,8 +131,21 @@ def alerts() -> str:
     )
     if not sees_every_school(staff):
         query = query.where(GuardAlert.school_id == staff.school_id)
+    daily = daily_activity(
+        db_session(),
+        None if sees_every_school(staff) else staff.school_id,
+        days=CHART_DAYS,
+        now=now(),
+    )
+    chart = {
+        "labels": daily.days,
+        "sign_ins": daily.sign_ins,
+        "alerts": daily.alerts,
+        "names": {"sign_ins": _("Family sign-ins"), "alerts": _("Alerts")},
+    }
     return render_template(
         "guard/alerts.html",
+        chart=chart,
         alerts=list(db_session().scalars(query)),
         status=status,
         statuses=[s.value for s in AlertStatus],

@@ -1,5 +1,6 @@
-"""The guard in a real headless Chromium: a school administrator asks for a step-up from
-the dashboard, and the family's browser lands on the step-up page."""
+"""The guard in a real headless Chromium: the dashboard's chart draws, a school
+administrator asks for a step-up from the dashboard, and the family's browser lands on the
+step-up page."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def test_an_administrator_steps_up_a_family_from_the_dashboard(
             assert device.get("/events").status_code == 200
 
         staff.goto(f"{live_server.url}/guard/alerts")
+        # The chart library is served by the application and draws under its CSP.
+        staff.wait_for_function("() => !!(window.Chart && window.Chart.getChart('guard-chart'))")
         staff.locator("#guard-alerts a").first.click()
         staff.wait_for_url("**/guard/alerts/*")
         assert staff.locator("#alert-step").inner_text() == "notice"
