@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.auth.setup import load_providers
     from app.config import Settings
     from app.extensions import csrf, init_limiter, limiter_storage_options
+    from app.guard.watch import init_guard
     from app.i18n import set_default_locale
     from app.runtime import build_runtime
     from app.web.context import install_runtime
@@ -85,5 +86,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     init_identity(app)
     init_devices(app)
+    init_guard(app)
     register_blueprints(app)
     return app

@@ -7,6 +7,7 @@ variables at all: SQLite and files under ``var/``, secrets generated once under
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -40,6 +41,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated CIDR networks ("203.0.113.0/24, 2001:db8::/48")."""
+    networks = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {text!r} is not a network") from None
+    return tuple(networks)
 
 
 def _parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
@@ -225,6 +240,9 @@ class Settings:
     stripe_webhook_secret_file: Path | None = None
     #: The Stripe API address (tests point it at a local server).
     stripe_api_base: str = STRIPE_API_BASE
+    #: School networks (CIDR) whose many families signing in are expected (open days):
+    #: the guard's per-network rules leave them out.
+    guard_school_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -329,6 +347,9 @@ class Settings:
             stripe_secret_key_file=Path(stripe_key_file) if stripe_key_file else None,
             stripe_webhook_secret_file=Path(stripe_webhook_file) if stripe_webhook_file else None,
             stripe_api_base=(get("PHOTOGATE_STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
+            guard_school_networks=_parse_networks(
+                "PHOTOGATE_GUARD_SCHOOL_NETWORKS", get("PHOTOGATE_GUARD_SCHOOL_NETWORKS") or ""
+            ),
         )
         settings.validate()
         return settings

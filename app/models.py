@@ -17,6 +17,7 @@ from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
 from app.downloads.models import Bundle, BundleItem, DownloadLink
 from app.families.models import Invitation
+from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
 from app.investigate.models import Investigation, PhotoFeatures
 from app.orders.models import (
     CartItem,
@@ -54,6 +55,10 @@ __all__ = [
     "Entitlement",
     "Event",
     "Family",
+    "GuardAlert",
+    "GuardHold",
+    "GuardHousehold",
+    "GuardStepUp",
     "Guardian",
     "Investigation",
     "Invitation",

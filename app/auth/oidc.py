@@ -121,6 +121,29 @@ class VerifiedIdentity:
     name: str
     email: str
     next_url: str
+    #: When the provider last authenticated the user (the ``auth_time`` claim), if said.
+    auth_time: dt.datetime | None = None
+    #: When this sign-in attempt began here.
+    started_at: dt.datetime | None = None
+
+    def authenticated_afresh(self, *, leeway: dt.timedelta = dt.timedelta(seconds=5)) -> bool:
+        """Whether the provider authenticated the user during this very sign-in attempt
+        (``prompt=login``/``max_age=0`` asked for it; ``auth_time`` proves it)."""
+        return (
+            self.auth_time is not None
+            and self.started_at is not None
+            and self.auth_time >= self.started_at - leeway
+        )
+
+
+def _auth_time(claims: Mapping[str, Any]) -> dt.datetime | None:
+    value = claims.get("auth_time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def origin_of(url: str) -> str:
@@ -254,8 +277,12 @@ class OidcClient:
         browser_token: str,
         next_url: str,
         now: dt.datetime,
+        fresh: bool = False,
     ) -> tuple[str, str]:
-        """Record a new sign-in attempt (flushed); return the authorization URL and its state."""
+        """Record a new sign-in attempt (flushed); return the authorization URL and its state.
+
+        ``fresh`` asks the provider to authenticate the user again whatever session it
+        holds (``prompt=login``, ``max_age=0``): a step-up."""
         metadata = self.metadata(provider)
         # Expired attempts are worthless; sweeping them here keeps the table small.
         session.execute(
@@ -278,8 +305,13 @@ class OidcClient:
         )
         session.flush()
         with self._oauth(provider, metadata) as client:
+            extra = {"prompt": "login", "max_age": "0"} if fresh else {}
             url, _ = client.create_authorization_url(
-                metadata.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
+                metadata.authorization_endpoint,
+                state=state,
+                code_verifier=verifier,
+                nonce=nonce,
+                **extra,
             )
         return str(url), state
 
@@ -360,6 +392,8 @@ class OidcClient:
             name=str(claims.get("name") or "")[:200],
             email=str(claims.get("email") or "")[:320],
             next_url=request.next_url,
+            auth_time=_auth_time(claims),
+            started_at=request.created_at,
         )
 
     def _exchange(

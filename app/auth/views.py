@@ -44,6 +44,7 @@ from app.auth.tokens import new_token, sha256_hex
 from app.auth.totp import provisioning_uri
 from app.errors import Invalid, NotFound
 from app.extensions import client_ip, limiter
+from app.guard.watch import after_sign_in
 from app.i18n import gettext as _
 from app.qr import qr_svg
 from app.urls import safe_next
@@ -161,14 +162,17 @@ def callback(provider: str) -> WerkzeugResponse:
     default = url_for("gallery.home")
     target = safe_next(identity.next_url, default) if identity.next_url else default
     redirect_response: WerkzeugResponse = redirect(target)
-    begin_session(redirect_response, guardian)
+    record = begin_session(redirect_response, guardian)
     audit(
         "auth.sign_in",
         actor=guardian,
         subject=f"guardian:{guardian.id}",
-        details={"provider": provider},
+        details={"provider": provider, "afresh": identity.authenticated_afresh()},
     )
     db.commit()
+    redirect_response = after_sign_in(
+        guardian, record, afresh=identity.authenticated_afresh(), response=redirect_response
+    )
     clear_cookie(redirect_response, login_cookie_name(request.args.get("state", "")))
     # The callback URL carries the code: never let it leak onward in a Referer.
     redirect_response.headers["Referrer-Policy"] = "no-referrer"

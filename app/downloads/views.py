@@ -42,6 +42,8 @@ from app.downloads.services import (
 )
 from app.errors import NotFound
 from app.extensions import client_ip, limiter
+from app.guard.rules import SignalKind
+from app.guard.watch import watched
 from app.i18n import gettext as _
 from app.jobs import QueueUnavailable
 from app.network import database_date
@@ -134,6 +136,7 @@ def _attachment(data: bytes, mimetype: str, name: str, ascii_name: str) -> Respo
 
 @bp.post("/downloads/entitlements/<id:entitlement_id>")
 @guardian_required
+@watched(SignalKind.DOWNLOAD)
 @limiter.limit("30/hour", key_func=_guardian_key)
 @limiter.limit("60/hour", key_func=_family_key)
 def ask(entitlement_id: int) -> WerkzeugResponse:
@@ -247,6 +250,7 @@ def _start_family_zip(kind: BundleKind, **target: int) -> WerkzeugResponse:
 
 @bp.post("/downloads/orders/<id:order_id>/zip")
 @guardian_required
+@watched(SignalKind.DOWNLOAD)
 @limiter.limit("10/hour", key_func=_guardian_key)
 @limiter.limit("20/hour", key_func=_family_key)
 def order_zip(order_id: int) -> WerkzeugResponse:
@@ -259,6 +263,7 @@ def order_zip(order_id: int) -> WerkzeugResponse:
 
 @bp.post("/downloads/events/<id:event_id>/zip")
 @guardian_required
+@watched(SignalKind.DOWNLOAD)
 @limiter.limit("10/hour", key_func=_guardian_key)
 @limiter.limit("20/hour", key_func=_family_key)
 def event_zip(event_id: int) -> WerkzeugResponse:

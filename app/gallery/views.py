@@ -29,6 +29,8 @@ from app.deliveries.services import Recipient, marked_preview, preview_delivery,
 from app.errors import NotFound
 from app.extensions import client_ip, limiter
 from app.gallery.services import EventPage, cover_photos, event_albums, event_page, neighbours
+from app.guard.rules import SignalKind
+from app.guard.watch import watched
 from app.orders.services import bought_photo_ids
 from app.photos.blobs import THUMBNAIL, read_derivative
 from app.photos.models import Event, Photo
@@ -83,6 +85,7 @@ def _cart_endpoint() -> str | None:
 
 @bp.get("/events")
 @guardian_required
+@watched(SignalKind.PAGE)
 def home() -> str | WerkzeugResponse:
     guardian = guardian_or_403()
     family = guardian.family
@@ -132,6 +135,7 @@ def _page(event: Event, *, count: bool = True) -> EventPage:
 
 @bp.get("/events/<id:event_id>")
 @guardian_required
+@watched(SignalKind.PAGE)
 def show_event(event_id: int) -> str:
     _guardian, family = _member()
     event = _event(family, event_id)
@@ -155,6 +159,7 @@ def show_event(event_id: int) -> str:
 
 @bp.get("/events/<id:event_id>/photos.json")
 @guardian_required
+@watched(SignalKind.PAGE)
 def event_photos(event_id: int) -> Response:
     """The next page of the grid, for infinite scrolling."""
     _guardian, family = _member()
@@ -178,6 +183,7 @@ def event_photos(event_id: int) -> Response:
 
 @bp.get("/events/<id:event_id>/photos/<id:photo_id>")
 @guardian_required
+@watched(SignalKind.PAGE)
 def show_photo(event_id: int, photo_id: int) -> str:
     _guardian, family = _member()
     event = _event(family, event_id)
@@ -228,6 +234,7 @@ def thumbnail(photo_id: int) -> Response:
 
 @bp.get("/gallery/photos/<id:photo_id>/preview.jpg")
 @guardian_required
+@watched(SignalKind.PREVIEW)
 @limiter.limit("120/minute")
 def preview(photo_id: int) -> Response:
     """The preview marked for this viewer: the school and the viewer's code across it, and

@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     from app.downloads.views import bp as downloads
     from app.families.views import bp as families
     from app.gallery.views import bp as gallery
+    from app.guard.views import bp as guard
     from app.investigate.views import bp as investigate
     from app.main.views import bp as main
     from app.orders.views import bp as orders
@@ -25,7 +26,7 @@ def register_blueprints(app: Flask) -> None:
     from app.studio.views import bp as studio
 
     blueprints = (
-        *(main, auth, families, gallery, orders, stripe_webhooks, downloads),
+        *(main, auth, families, gallery, orders, stripe_webhooks, downloads, guard),
         *(admin, studio, studio_api, investigate),
     )
     for blueprint in blueprints:
@@ -37,8 +38,9 @@ def register_commands(cli: click.Group) -> None:
     from app.audit.cli import audit
     from app.commands.keys import keys
     from app.commands.watermark import watermark
+    from app.guard.cli import guard
     from app.investigate.cli import investigate
     from app.studio.cli import studio
 
-    for group in (audit, keys, studio, watermark, investigate):
+    for group in (audit, guard, keys, studio, watermark, investigate):
         cli.add_command(group)

@@ -104,6 +104,8 @@ SERVICE_EXTRAS = (
     "app.families.roster",
     "app.orders.stripe",
     "app.demo",
+    "app.guard.rules",
+    "app.guard.store",
 )
 
 

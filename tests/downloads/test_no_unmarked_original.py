@@ -99,6 +99,8 @@ def test_no_response_carries_an_unmarked_full_resolution_image(
         "name": 1,
         "token": "x" * 43,
         "provider": "local",
+        "alert_id": 1,
+        "case_id": 1,
     }
     accounts = [None, gallery.guardian, photographer, gallery.admin, operator]
     bodies: list[tuple[str, bytes]] = []

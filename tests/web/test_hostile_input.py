@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from app.auth.models import StaffRole
+from app.guard.models import GuardAlert, Step
 from tests.factories import make_event, make_family, make_guardian, make_school, make_staff
 from tests.studio.support import photo_bytes
 from tests.support.web import csrf_token, sign_in
@@ -273,6 +274,17 @@ def world(app: Flask, session: Session) -> dict[str, Any]:
     operator = make_staff(session, StaffRole.OPERATOR)
     event = make_event(session, school)
     event.photographers.append(photographer)
+    alert = GuardAlert(
+        reference="G-HOSTILE1",
+        entity=f"account:{guardian.id}",
+        guardian_id=guardian.id,
+        school_id=school.id,
+        score=30,
+        step=Step.NOTICE,
+        findings=[],
+        timeline=[],
+    )
+    session.add(alert)
     session.commit()
     return {
         "accounts": {
@@ -290,6 +302,8 @@ def world(app: Flask, session: Session) -> dict[str, Any]:
         "provider": "local",
         "token": "x" * 43,
         "filename": "css/app.css",
+        "alert_id": alert.id,
+        "action": "step_up",
     }
 
 

@@ -26,6 +26,7 @@ from app.auth.sessions import start_session
 from app.db import utcnow
 from app.downloads.models import Bundle, BundleKind, BundleStatus
 from app.families.models import Invitation, InvitationKind
+from app.guard.models import GuardAlert, Step
 from app.investigate.services import open_case
 from app.orders.models import CartItem, PaymentMethod, Product
 from app.orders.services import place_order, set_prices
@@ -175,6 +176,12 @@ ACCESS: dict[str, frozenset[Role]] = {
     "investigate.revoke_sessions": SCHOOL_MANAGERS,
     "investigate.report": SCHOOL_MANAGERS,
     "investigate.report_pdf": SCHOOL_MANAGERS,
+    "guard.step_up": frozenset({Role.GUARDIAN}),
+    "guard.start_step_up": frozenset({Role.GUARDIAN}),
+    "guard.alerts": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "guard.show_alert": SCHOOL_MANAGERS,
+    "guard.act_on_alert": SCHOOL_MANAGERS,
+    "guard.family": SCHOOL_MANAGERS,
 }
 
 SIGN_IN_PAGES = ("/signin", "/staff/signin")
@@ -259,6 +266,18 @@ def world(app: Flask, session: Session) -> World:
         now=utcnow(),
     )
     case.photo_id = photo.id  # so that the source image of the case exists
+    alert = GuardAlert(
+        reference="G-ROUTETST",
+        entity=f"account:{guardian.id}",
+        guardian_id=guardian.id,
+        school_id=school.id,
+        score=30,
+        step=Step.NOTICE,
+        findings=[],
+        timeline=[],
+    )
+    session.add(alert)
+    session.flush()
     session.commit()
     return World(
         accounts={
@@ -286,6 +305,9 @@ def world(app: Flask, session: Session) -> World:
             "session_id": 1,
             "kind": "thumbnail",
             "case_id": case.id,
+            "alert_id": alert.id,
+            "action": "dismiss",
+            "provider": "local",
         },
     )
 
