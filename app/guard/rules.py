@@ -300,18 +300,16 @@ def score(
         )
     if o.country:
         recent = {
-            country: (at, mobile)
+            country: mobile
             for country, (at, mobile) in by_country.items()
             if country != o.country and at >= ts - 2 * HOUR
         }
         if recent:
-            # Within the hour no flight makes it: a step-up (60) rather than a notice (40).
-            points = 60 if any(at >= ts - HOUR for at, _ in recent.values()) else 40
-            half = looks_mobile_or_vpn(o.owner) or any(m for _, m in recent.values())
+            half = looks_mobile_or_vpn(o.owner) or any(recent.values())
             account.findings.append(
                 Finding(
                     "impossible_travel",
-                    points // 2 if half else points,
+                    20 if half else 40,
                     {"from": sorted(recent), "to": o.country, "window": "2h", "halved": half},
                 )
             )
