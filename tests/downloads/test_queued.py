@@ -99,7 +99,6 @@ def test_a_zip_is_queued_and_a_worker_builds_it(
         with runtime(app).database.session_scope() as session:
             bundle = session.scalars(select(Bundle)).one()
             assert bundle.status is BundleStatus.FETCHED
-            from app.deliveries.models import Delivery
 
             marks = set(
                 session.scalars(select(Delivery.mark).where(Delivery.bundle_id == bundle.id))
