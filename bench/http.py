@@ -75,6 +75,7 @@ PHOTO_SIZE = (4000, 3000)
 THUMBS_PER_PAGE = 12
 DOWNLOADS_PER_GUARDIAN = 25
 SAMPLE_SECONDS = 2.0
+IDLE_CLOSE_SECONDS = 1.5
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -350,11 +351,17 @@ class Guardian:
         self.seen_previews: set[int] = set()
         self.after: str | None = None
         self.downloads = 0
+        self.last_answer = 0.0
 
     def _call(
         self, kind: str, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any
     ) -> requests.Response | None:
         started = time.perf_counter()
+        if started - self.last_answer > IDLE_CLOSE_SECONDS:
+            # A proxy in front of gunicorn (as in production) drops idle upstream connections
+            # before gunicorn's 2 s keep-alive does; without it a request sent the instant
+            # gunicorn closes the connection is reset (a race of this set-up, not the app's).
+            self.http.close()
         try:
             try:
                 response = self.http.request(
@@ -375,7 +382,8 @@ class Guardian:
         except requests.RequestException as error:
             self.tally.record(kind, time.perf_counter() - started, 0, f"no answer ({error})")
             return None
-        elapsed = time.perf_counter() - started
+        self.last_answer = time.perf_counter()
+        elapsed = self.last_answer - started
         failure = None
         if response.status_code not in expect:
             failure = f"{method} {path}: {response.status_code} {body[:200]!r}"
@@ -702,7 +710,10 @@ def run(args: argparse.Namespace) -> Outcome:  # noqa: PLR0915 - one run, top to
             warm.seen_previews.clear()
         tally = Tally()
         stop = threading.Event()
-        guardians = [Guardian(n, base, world, tally, args.think) for n in range(args.guardians)]
+        guardians = [
+            Guardian(n, base, world, tally, args.think, download_weight=args.download_weight)
+            for n in range(args.guardians)
+        ]
         threads = [threading.Thread(target=g.run, args=(stop,), daemon=True) for g in guardians]
         load_before = uptime_load()
         sampler = Sampler(web.pid, database)
@@ -902,19 +913,26 @@ def merge(target: Path, label_section: str, label: str) -> None:
                 chunk.append(line)
         parts.pop("", None)
     parts[label] = label_section
-    section = f"{SECTION}\n\n{intro}\n" + "\n".join(parts.values())
+    section = f"{SECTION}\n\n{intro}\n\n" + "\n".join(parts.values())
     write_section(target, SECTION, section)
 
 
 INTRO = """The whole site over HTTP: `bench/http.py` starts gunicorn on the real application with
 PostgreSQL and Redis on loopback, seeds a school through the application's services and drives
-signed-in guardians (one thread each, `requests` with keep-alive) that browse the event,
-open photo pages and their marked previews, add prints to the cart and download bought photos
-(POST with the page's CSRF token, the 303 to the one-use link, the file). Latency is measured
-by the load generator: request sent to last byte received. The generator, the database and
-Redis share the machine's cores with gunicorn. The script's docstring lists the actions and
-their weights. `PHOTOGATE_ENV=development` (production requires TLS cookies and secret files);
-each run replaces its own part below."""
+signed-in guardians that browse the event, open photo pages and their marked previews, add
+prints to the cart and download bought photos (POST with the page's CSRF token, the 303 to the
+one-use link, the file). The script's docstring lists the actions and their weights; think
+time between actions is drawn from 1-5 s, as locust's `between(1, 5)` would.
+
+The load generator is one Python thread per guardian with `requests` (keep-alive), not locust:
+at a few dozen requests a second one process keeps up (its own CPU is in the tables), it needs
+nothing beyond the project's dependencies, and it is the pattern of bench/soak.py. Latency is
+measured by it: request sent to last byte received, so it holds the wait for a free gunicorn
+thread. gunicorn runs with bench/gunicorn_timing.py, whose hooks record each request's CPU
+time and time inside the worker. `PHOTOGATE_ENV=development` (production insists on TLS
+cookies, secret files and an identity provider; the request path is the same), with one
+trusted proxy hop so each guardian's `X-Forwarded-For` address is its own for the limits.
+Each run replaces its own part below."""
 
 
 def main() -> None:
