@@ -39,7 +39,7 @@ from app.schools.models import Family
 from app.web.audit import audit
 from app.web.context import blobs, db_session, keys, now, watermarks
 from app.web.devices import device_hash
-from app.web.identity import current_signed_in, guardian_or_403, guardian_required
+from app.web.identity import current_signed_in, guardian_or_403, guardian_required, rate_key
 from app.web.params import int_arg
 
 bp = Blueprint("gallery", __name__, template_folder="templates")
@@ -225,7 +225,7 @@ def _image(data: bytes) -> Response:
 
 @bp.get("/gallery/photos/<id:photo_id>/thumbnail.jpg")
 @guardian_required
-@limiter.limit("600/minute")
+@limiter.limit("600/minute", key_func=rate_key)
 def thumbnail(photo_id: int) -> Response:
     """A small copy for the grid; no mark (too small to hold one), never the master."""
     photo = _photo(_member()[1], photo_id)
@@ -235,7 +235,7 @@ def thumbnail(photo_id: int) -> Response:
 @bp.get("/gallery/photos/<id:photo_id>/preview.jpg")
 @guardian_required
 @watched(SignalKind.PREVIEW)
-@limiter.limit("120/minute")
+@limiter.limit("120/minute", key_func=rate_key)
 def preview(photo_id: int) -> Response:
     """The preview marked for this viewer: the school and the viewer's code across it, and
     the invisible mark of today's preview delivery in it."""

@@ -66,6 +66,7 @@ from app.web.identity import (
     current_staff,
     guardian_or_403,
     guardian_required,
+    rate_key,
     staff_or_403,
     staff_required,
 )
@@ -160,7 +161,7 @@ def _refuse(subject: str) -> NotFound:
 
 @bp.post("/cart/items", endpoint="add_to_cart")
 @guardian_required
-@limiter.limit("120/minute")
+@limiter.limit("120/minute", key_func=rate_key)
 def add_to_cart_view() -> WerkzeugResponse:
     guardian, family = _member()
     form = AddToCartForm()
@@ -219,7 +220,7 @@ def remove_item(item_id: int) -> WerkzeugResponse:
 
 @bp.post("/checkout")
 @guardian_required
-@limiter.limit("20/minute")
+@limiter.limit("20/minute", key_func=rate_key)
 def checkout() -> WerkzeugResponse:
     guardian, family = _member()
     methods = payment_methods()
@@ -261,7 +262,7 @@ def checkout() -> WerkzeugResponse:
 
 @bp.post("/orders/<id:order_id>/pay")
 @guardian_required
-@limiter.limit("20/minute")
+@limiter.limit("20/minute", key_func=rate_key)
 def pay(order_id: int) -> WerkzeugResponse:
     """Back to Stripe Checkout for an order not paid yet (the same session while open)."""
     return _to_stripe(_my_order(order_id))

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.auth.models import Guardian, SessionStage, StaffUser, UserSession
 from app.auth.sessions import Account, account_of, resolve
 from app.errors import Forbidden
-from app.extensions import login_manager
+from app.extensions import client_ip, login_manager
 from app.web.context import db_session, now
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,18 @@ def init_identity(app: Flask) -> None:
 def current_signed_in() -> SignedIn | None:
     user = current_user._get_current_object()
     return user if isinstance(user, SignedIn) else None
+
+
+def rate_key() -> str:
+    """Whom a rate limit counts: the signed-in account (families behind one school network
+    or one phone operator's address must not share a budget), else the client's address."""
+    signed_in = current_signed_in()
+    if signed_in is not None:
+        if signed_in.guardian is not None:
+            return f"guardian:{signed_in.guardian.id}"
+        if signed_in.staff is not None:
+            return f"staff:{signed_in.staff.id}"
+    return client_ip()
 
 
 def current_guardian() -> Guardian | None:
