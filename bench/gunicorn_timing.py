@@ -1,4 +1,4 @@
-"""gunicorn settings for bench/http.py: each request's server time and CPU time, per worker.
+"""gunicorn settings for bench/http_load.py: each request's server time and CPU time, per worker.
 
 ``pre_request`` and ``post_request`` run in the thread that handles the request (gthread),
 so ``time.thread_time()`` between them is the CPU that request cost in Python, Pillow,

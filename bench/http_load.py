@@ -30,7 +30,7 @@ Every ``SAMPLE_SECONDS`` the CPU time of the gunicorn processes, of the PostgreS
 of this database, of redis-server and of this process is read from /proc, and the
 machine's busy share from /proc/stat: what saturates first.
 
-    .venv/bin/python bench/http.py --seconds 300 --guardians 100 --workers 2 --threads 4 \\
+    .venv/bin/python bench/http_load.py --seconds 300 --guardians 100 --workers 2 --threads 4 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_http \\
         --redis-url redis://127.0.0.1:6379/9 --label "2 workers x 4 threads" \\
         --write docs/benchmarks.md
@@ -60,14 +60,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's directory leads sys.path, and its name would hide the standard
-# library's ``http`` package that requests imports: the directory goes to the end instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-sys.path.append(str(_HERE))
+import requests
+from _common import machine, percentile
 
-import requests  # noqa: E402 (after the path above)
-from _common import machine, percentile  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## HTTP"
@@ -812,7 +808,10 @@ def render(args: argparse.Namespace, outcome: Outcome) -> str:
     gallery = [v for k in GALLERY_KINDS for v in tally.latencies.get(k, [])]
     previews = [v for k in PREVIEW_KINDS for v in tally.latencies.get(k, [])]
     command = " ".join(
-        [".venv/bin/python bench/http.py", *(f"'{a}'" if " " in a else a for a in sys.argv[1:])]
+        [
+            ".venv/bin/python bench/http_load.py",
+            *(f"'{a}'" if " " in a else a for a in sys.argv[1:]),
+        ]
     )
     server_rows = []
     server_count, server_cpu = 0, 0.0
@@ -917,8 +916,8 @@ def merge(target: Path, label_section: str, label: str) -> None:
     write_section(target, SECTION, section)
 
 
-INTRO = """The whole site over HTTP: `bench/http.py` starts gunicorn on the real application with
-PostgreSQL and Redis on loopback, seeds a school through the application's services and drives
+INTRO = """The whole site over HTTP: `bench/http_load.py` starts gunicorn on the real application
+with PostgreSQL and Redis on loopback, seeds a school through the application's services and drives
 signed-in guardians that browse the event, open photo pages and their marked previews, add
 prints to the cart and download bought photos (POST with the page's CSRF token, the 303 to the
 one-use link, the file). The script's docstring lists the actions and their weights; think
