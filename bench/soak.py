@@ -188,9 +188,9 @@ class Load:
 
     def run(self, seed_value: int) -> None:
         rng = random.Random(seed_value)
-        staff = requests.Session()
+        staff = FreshSession()
         staff.cookies.set("photogate-sid", self.world["session"])
-        api = requests.Session()
+        api = FreshSession()
         api.headers["Authorization"] = f"Bearer {self.world['token']}"
         event = self.world["event_id"]
         counter = seed_value * 1_000_000
@@ -235,6 +235,29 @@ class Load:
                     lambda n: api.get(f"{self.base}/api/studio/photos/{n}", timeout=60),
                     photo_id,
                 )
+
+
+#: gunicorn closes a keep-alive connection after 2 s idle; a proxy in front of it (nginx, as
+#: in docker/) never reuses one that long idle. Without that, a request sent the instant
+#: gunicorn closes the connection is reset: a race of this set-up, not an answer of the app.
+IDLE_CLOSE_SECONDS = 1.5
+
+
+class FreshSession(requests.Session):
+    """A client session that, like the proxy, drops connections idle for over 1.5 s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = 0.0
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if time.monotonic() - self._last > IDLE_CLOSE_SECONDS:
+            for adapter in self.adapters.values():
+                adapter.close()
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            self._last = time.monotonic()
 
 
 def wait_for(url: str, timeout: float = 60) -> None:
@@ -433,6 +456,9 @@ processes on PostgreSQL and Redis, all on loopback; {args.clients} client thread
 the studio and uploading through the API for {wall:.0f} s (uploads {args.upload_share:.0%} of
 requests). Machine: {machine()}; everything (database, Redis, web, workers, load) shares
 its cores.
+The clients drop keep-alive connections idle for over 1.5 s, as the nginx in front of
+gunicorn in docker/ does (gunicorn closes them at 2 s; reusing one in that instant is a
+transport race, not an answer of the application).
 
 {command}
 
