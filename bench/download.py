@@ -15,8 +15,8 @@ The master is what processing stores: a 4000 x 3000 photograph-like image
 (``app.demo.generate_demo_photo``) encoded at quality 95, encrypted with a fresh data key
 in a scratch blob directory. ``--real`` adds the photos of tests/data/photos/ of at least
 ``--min-mp`` megapixels, re-encoded at quality 95 the same way. Medians of ``--rounds``
-rounds (at least 5); wall and process CPU time. The ratio to plain Pillow is the issue's
-goal (at most 2x).
+rounds (at least 5); wall and process CPU time. The ratio to plain Pillow has a
+goal of at most 2x.
 
     .venv/bin/python bench/download.py --rounds 7 --write docs/benchmarks.md
 """

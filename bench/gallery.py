@@ -1,4 +1,4 @@
-"""Gallery benchmark: the family event page and marked previews (issue 11).
+"""Gallery benchmark: the family event page and marked previews.
 
 Measures, in one process with the Flask test client (server time, no network):
 
