@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import secrets
-from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,16 +21,16 @@ from app.photos.processing import process_photo
 from app.studio.services import IncomingFile, upload_photos
 from app.web.context import runtime
 from tests.support.gallery import Gallery, make_gallery
+from tests.support.photos import photo_path
 from tests.support.web import csrf_token
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "photos"
 #: Real photographs of the event (corner-rich content, as school photos are).
 EVENT_PHOTOS = ("ori_Landscape_0.jpg", "mei_Nokia Lumia 800.jpg", "mei_Issue 308.jpg")
-UNRELATED = "kodak_kodim23.png"
+UNRELATED = "kodak_kodim15.png"
 
 
 def real_photo(name: str) -> bytes:
-    return (PHOTOS / name).read_bytes()
+    return photo_path(name).read_bytes()
 
 
 def real_photos(app: Flask, session: Session, event: Event, names: tuple[str, ...]) -> list[Photo]:

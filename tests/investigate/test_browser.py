@@ -78,7 +78,7 @@ def test_an_image_pasted_from_the_clipboard_is_searched_with_a_running_status(
     # The suspect is shown (as a JPEG: the file as uploaded is a download, never inline).
     shown = page.locator("img.evidence-image")
     shown.evaluate("img => img.decode()")
-    assert shown.evaluate("img => img.naturalWidth") == 768  # kodim23 is 768 x 512
+    assert shown.evaluate("img => img.naturalWidth") == 768  # kodim15 is 768 x 512
     assert errors == []
     with runtime(app).database.session_scope() as session:
         case = session.scalars(select(Investigation)).one()

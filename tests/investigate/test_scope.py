@@ -36,7 +36,7 @@ def test_a_mark_of_another_schools_delivery_names_nothing_to_this_school(
 ) -> None:
     ours = event_gallery(app, session)
     theirs = make_gallery(app, session, photos=0)
-    (photo,) = real_photos(app, session, theirs.event, ("mei_Canon EOS 20D (3).jpg",))
+    (photo,) = real_photos(app, session, theirs.event, ("mei_Canon PowerShot A560.jpg",))
     leaked = jpeg(resized(decode(download_delivery(app, session, theirs, photo)), 1280), 80)
     held = runtime(app)
 
