@@ -57,7 +57,8 @@ def test_the_report_carries_both_hashes_the_delivery_and_its_audit_references(
 ) -> None:
     client, case, master_sha256 = _leaked_case(app, session, login_as)
 
-    response = client.get(f"/investigate/cases/{case.id}/report")
+    # Read in English: the wording of the false-attribution figure is checked below.
+    response = client.get(f"/investigate/cases/{case.id}/report", headers={"Accept-Language": "en"})
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
