@@ -99,10 +99,15 @@ def test_serve_answers_on_the_chosen_port(cli_env: dict[str, str]) -> None:
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = os.environ | cli_env
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    port, provider_port = ports
+    # The demo's OpenID provider on a free port too: its default (5001) may be taken by a
+    # portal the developer is running meanwhile.
+    env = os.environ | cli_env | {"PHOTOGATE_LOCAL_OIDC_PORT": str(provider_port)}
     process = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
         env=env,
