@@ -50,7 +50,6 @@ from app.network import database_date
 from app.orders.models import Order
 from app.orders.policies import can_export_prints, owns_order
 from app.photos.models import Photo
-from app.schools.models import Family
 from app.studio.web import known_event
 from app.web.audit import audit
 from app.web.context import blobs, db_session, now, runtime, watermarks
@@ -59,8 +58,9 @@ from app.web.identity import (
     account_required,
     current_signed_in,
     current_staff,
-    guardian_or_403,
+    family_member,
     guardian_required,
+    rate_key,
     signed_in_or_403,
     staff_or_403,
     staff_required,
@@ -74,29 +74,12 @@ bp = Blueprint("downloads", __name__, template_folder="templates")
 BUNDLE_REFRESH = 2
 
 
-def _member() -> tuple[Guardian, Family]:
-    guardian = guardian_or_403()
-    if guardian.family is None:
-        raise NotFound()
-    return guardian, guardian.family
-
-
-def _guardian_key() -> str:
-    signed_in = current_signed_in()
-    return f"guardian:{signed_in.account.id}" if signed_in is not None else client_ip()
-
-
 def _family_key() -> str:
     signed_in = current_signed_in()
     guardian = signed_in.guardian if signed_in is not None else None
     if guardian is not None and guardian.family_id is not None:
         return f"family:{guardian.family_id}"
     return client_ip()
-
-
-def _staff_key() -> str:
-    signed_in = current_signed_in()
-    return f"staff:{signed_in.account.id}" if signed_in is not None else client_ip()
 
 
 def _recipient(guardian: Guardian | None, family_id: int | None) -> Recipient:
@@ -137,11 +120,11 @@ def _attachment(data: bytes, mimetype: str, name: str, ascii_name: str) -> Respo
 @bp.post("/downloads/entitlements/<id:entitlement_id>")
 @guardian_required
 @watched(SignalKind.DOWNLOAD)
-@limiter.limit("30/hour", key_func=_guardian_key)
+@limiter.limit("30/hour", key_func=rate_key)
 @limiter.limit("60/hour", key_func=_family_key)
 def ask(entitlement_id: int) -> WerkzeugResponse:
     """Make the delivery and a one-use link to it, then send the browser there."""
-    guardian, family = _member()
+    guardian, family = family_member()
     session = db_session()
     entitlement = family_entitlement(session, family.id, entitlement_id)
     made = request_download(
@@ -158,11 +141,11 @@ def ask(entitlement_id: int) -> WerkzeugResponse:
 
 @bp.get("/downloads/file/<token>")
 @guardian_required
-@limiter.limit("60/hour", key_func=_guardian_key)
+@limiter.limit("60/hour", key_func=rate_key)
 @limiter.limit("120/hour", key_func=_family_key)
 def fetch(token: str) -> Response:
     """The marked file, verified, sent once; one download spent as it is sent."""
-    _guardian, family = _member()
+    _guardian, family = family_member()
     session = db_session()
     ready = open_link(
         session,
@@ -205,7 +188,7 @@ def fetch(token: str) -> Response:
 @bp.get("/downloads/history")
 @guardian_required
 def history() -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     return render_template(
         "downloads/history.html",
         family=family,
@@ -231,7 +214,7 @@ def _queue(bundle: Bundle) -> None:
 
 
 def _start_family_zip(kind: BundleKind, **target: int) -> WerkzeugResponse:
-    guardian, family = _member()
+    guardian, family = family_member()
     session = db_session()
     bundle = start_family_bundle(
         session,
@@ -251,10 +234,10 @@ def _start_family_zip(kind: BundleKind, **target: int) -> WerkzeugResponse:
 @bp.post("/downloads/orders/<id:order_id>/zip")
 @guardian_required
 @watched(SignalKind.DOWNLOAD)
-@limiter.limit("10/hour", key_func=_guardian_key)
+@limiter.limit("10/hour", key_func=rate_key)
 @limiter.limit("20/hour", key_func=_family_key)
 def order_zip(order_id: int) -> WerkzeugResponse:
-    guardian, _family = _member()
+    guardian, _family = family_member()
     order = db_session().get(Order, order_id)
     if order is None or not owns_order(guardian, order):
         raise NotFound()
@@ -264,7 +247,7 @@ def order_zip(order_id: int) -> WerkzeugResponse:
 @bp.post("/downloads/events/<id:event_id>/zip")
 @guardian_required
 @watched(SignalKind.DOWNLOAD)
-@limiter.limit("10/hour", key_func=_guardian_key)
+@limiter.limit("10/hour", key_func=rate_key)
 @limiter.limit("20/hour", key_func=_family_key)
 def event_zip(event_id: int) -> WerkzeugResponse:
     return _start_family_zip(BundleKind.EVENT, event_id=event_id)
@@ -272,7 +255,7 @@ def event_zip(event_id: int) -> WerkzeugResponse:
 
 @bp.post("/studio/events/<id:event_id>/prints/export")
 @staff_required
-@limiter.limit("20/hour", key_func=_staff_key)
+@limiter.limit("20/hour", key_func=rate_key)
 def print_export(event_id: int) -> WerkzeugResponse:
     staff = staff_or_403()
     event = known_event(staff, event_id)
@@ -335,7 +318,7 @@ def bundle_state(bundle_id: int) -> Response:
 
 @bp.get("/downloads/bundles/<id:bundle_id>/zip")
 @account_required
-@limiter.limit("30/hour", key_func=_staff_key)
+@limiter.limit("30/hour", key_func=rate_key)
 def bundle_file(bundle_id: int) -> Response:
     """The ZIP, once, for the sign-in that asked; deleted once it is sent."""
     bundle = _bundle(bundle_id)

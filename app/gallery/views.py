@@ -24,7 +24,6 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.auth.models import Guardian
 from app.deliveries.services import Recipient, marked_preview, preview_delivery, viewer_code
 from app.errors import NotFound
 from app.extensions import client_ip, limiter
@@ -39,7 +38,13 @@ from app.schools.models import Family
 from app.web.audit import audit
 from app.web.context import blobs, db_session, keys, now, watermarks
 from app.web.devices import device_hash
-from app.web.identity import current_signed_in, guardian_or_403, guardian_required, rate_key
+from app.web.identity import (
+    current_signed_in,
+    family_member,
+    guardian_or_403,
+    guardian_required,
+    rate_key,
+)
 from app.web.params import int_arg
 
 bp = Blueprint("gallery", __name__, template_folder="templates")
@@ -47,14 +52,6 @@ bp = Blueprint("gallery", __name__, template_folder="templates")
 PAGE_SIZE = 60
 #: The browser may keep an image for the viewer who asked for it (never a shared cache).
 PRIVATE_IMAGE_CACHE = "private, max-age=3600"
-
-
-def _member() -> tuple[Guardian, Family]:
-    """The signed-in guardian and their family (without one there are no photos to see)."""
-    guardian = guardian_or_403()
-    if guardian.family is None:
-        raise NotFound()
-    return guardian, guardian.family
 
 
 def _refuse(subject: str) -> NoReturn:
@@ -137,7 +134,7 @@ def _page(event: Event, *, count: bool = True) -> EventPage:
 @guardian_required
 @watched(SignalKind.PAGE)
 def show_event(event_id: int) -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     event = _event(family, event_id)
     page = _page(event)
     filters = _filters()
@@ -162,7 +159,7 @@ def show_event(event_id: int) -> str:
 @watched(SignalKind.PAGE)
 def event_photos(event_id: int) -> Response:
     """The next page of the grid, for infinite scrolling."""
-    _guardian, family = _member()
+    _guardian, family = family_member()
     event = _event(family, event_id)
     page = _page(event, count=False)
     filters = _filters()
@@ -185,7 +182,7 @@ def event_photos(event_id: int) -> Response:
 @guardian_required
 @watched(SignalKind.PAGE)
 def show_photo(event_id: int, photo_id: int) -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     event = _event(family, event_id)
     photo = _photo(family, photo_id)
     if photo.event_id != event.id:
@@ -228,7 +225,7 @@ def _image(data: bytes) -> Response:
 @limiter.limit("600/minute", key_func=rate_key)
 def thumbnail(photo_id: int) -> Response:
     """A small copy for the grid; no mark (too small to hold one), never the master."""
-    photo = _photo(_member()[1], photo_id)
+    photo = _photo(family_member()[1], photo_id)
     return _image(read_derivative(blobs(), photo, THUMBNAIL))
 
 
@@ -239,7 +236,7 @@ def thumbnail(photo_id: int) -> Response:
 def preview(photo_id: int) -> Response:
     """The preview marked for this viewer: the school and the viewer's code across it, and
     the invisible mark of today's preview delivery in it."""
-    guardian, family = _member()
+    guardian, family = family_member()
     photo = _photo(family, photo_id)
     signed_in = current_signed_in()
     session = db_session()

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.auth.models import Guardian
 from app.auth.policies import Permission, has_permission, require, require_found
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import limiter
@@ -56,7 +55,7 @@ from app.orders.services import (
 )
 from app.orders.stripe import create_checkout, refund_payment
 from app.photos.models import Event
-from app.schools.models import Family, School
+from app.schools.models import School
 from app.urls import safe_next
 from app.web.actions import Audited, checked, commit_action
 from app.web.audit import audit
@@ -64,7 +63,7 @@ from app.web.context import db_session, now, settings, stripe_gateway
 from app.web.forms import ActionForm
 from app.web.identity import (
     current_staff,
-    guardian_or_403,
+    family_member,
     guardian_required,
     rate_key,
     staff_or_403,
@@ -146,13 +145,6 @@ def _to_stripe(order: Order) -> WerkzeugResponse:
 # -- the family's side -------------------------------------------------------------------
 
 
-def _member() -> tuple[Guardian, Family]:
-    guardian = guardian_or_403()
-    if guardian.family is None:
-        raise NotFound()
-    return guardian, guardian.family
-
-
 def _refuse(subject: str) -> NotFound:
     audit("orders.refused", subject=subject, details={"route": request.endpoint or ""})
     db_session().commit()
@@ -163,7 +155,7 @@ def _refuse(subject: str) -> NotFound:
 @guardian_required
 @limiter.limit("120/minute", key_func=rate_key)
 def add_to_cart_view() -> WerkzeugResponse:
-    guardian, family = _member()
+    guardian, family = family_member()
     form = AddToCartForm()
     checked(form)
     photo_id = int(form.photo_id.data or 0)
@@ -186,7 +178,7 @@ def add_to_cart_view() -> WerkzeugResponse:
 @bp.get("/cart")
 @guardian_required
 def show_cart() -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     cart = current_cart(db_session(), family, now())
     form = CheckoutForm(methods=payment_methods())
     form.idempotency_key.data = secrets.token_urlsafe(24)
@@ -203,7 +195,7 @@ def show_cart() -> str:
 @bp.post("/cart/items/<id:item_id>/quantity")
 @guardian_required
 def change_quantity(item_id: int) -> WerkzeugResponse:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     form = QuantityForm()
     checked(form)
     set_quantity(db_session(), family, item_id, int(form.quantity.data or 1))
@@ -213,7 +205,7 @@ def change_quantity(item_id: int) -> WerkzeugResponse:
 @bp.post("/cart/items/<id:item_id>/remove")
 @guardian_required
 def remove_item(item_id: int) -> WerkzeugResponse:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     remove_from_cart(db_session(), family, item_id)
     return commit_action(url_for("orders.show_cart"), _("Removed from your cart."))
 
@@ -222,7 +214,7 @@ def remove_item(item_id: int) -> WerkzeugResponse:
 @guardian_required
 @limiter.limit("20/minute", key_func=rate_key)
 def checkout() -> WerkzeugResponse:
-    guardian, family = _member()
+    guardian, family = family_member()
     methods = payment_methods()
     form = CheckoutForm(methods=methods)
     checked(form)
@@ -269,7 +261,7 @@ def pay(order_id: int) -> WerkzeugResponse:
 
 
 def _my_order(order_id: int) -> Order:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     order = family_order(db_session(), family.id, order_id)
     if order is None:
         raise _refuse(f"order:{order_id}")
@@ -279,7 +271,7 @@ def _my_order(order_id: int) -> Order:
 @bp.get("/orders")
 @guardian_required
 def my_orders() -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     return render_template("orders/orders.html", orders=family_orders(db_session(), family.id))
 
 
@@ -323,7 +315,7 @@ def _download_endpoint() -> str | None:
 @bp.get("/orders/downloads")
 @guardian_required
 def entitlements() -> str:
-    _guardian, family = _member()
+    _guardian, family = family_member()
     held = entitlements_of(db_session(), family.id)
     moment = now()
     usable_events = {e.photo.event_id: e.photo.event for e in held if e.is_usable(moment)}

@@ -24,8 +24,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.models import Guardian, SessionStage, StaffUser, UserSession
 from app.auth.sessions import Account, account_of, resolve
-from app.errors import Forbidden
+from app.errors import Forbidden, NotFound
 from app.extensions import client_ip, login_manager
+from app.schools.models import Family
 from app.web.context import db_session, now
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,15 @@ def guardian_or_403() -> Guardian:
     if guardian is None:
         raise Forbidden()
     return guardian
+
+
+def family_member() -> tuple[Guardian, Family]:
+    """The signed-in guardian and their family; 404 for a guardian not yet in one (there is
+    nothing of a family's to see, buy or download)."""
+    guardian = guardian_or_403()
+    if guardian.family is None:
+        raise NotFound()
+    return guardian, guardian.family
 
 
 def staff_or_403() -> StaffUser:
