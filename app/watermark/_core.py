@@ -10,6 +10,7 @@ from statistics import NormalDist
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from . import _blind, _embed, _informed, _verify
@@ -453,8 +454,15 @@ class Keyring:
         suspect: Image.Image,
         original: Image.Image | None = None,
         candidates: Iterable[int] | None = None,
+        placement: npt.ArrayLike | None = None,
     ) -> Extraction:
-        """Read a suspect copy under every kept key; see Watermarker.extract."""
+        """Read a suspect copy under every kept key; see Watermarker.extract.
+
+        ``placement``, with ``original``: where the suspect lies on the original, as an
+        affine map (2 x 3 or 3 x 3) from suspect pixels to original pixels, when the caller
+        already knows it to a pixel or two (a small part of a large photo, found by its own
+        features); it replaces the reader's registration, and is still refined on the grid.
+        """
         first = next(iter(self._marks.values()))
         wanted = None if candidates is None else [first._check_payload(c) for c in candidates]
         rgb = to_rgb(suspect, minimum=_blind.MIN_SUSPECT_SIDE)
@@ -462,7 +470,9 @@ class Keyring:
         attempts = 0
         best_score = 0.0
         if original is not None:
-            informed, registered = _informed.extract(self._marks, luma, to_rgb(original), wanted)
+            informed, registered = _informed.extract(
+                self._marks, luma, to_rgb(original), wanted, placement=placement
+            )
             if informed.payload is not None or registered:
                 # A confident registration that does not decode is final: the blind
                 # reader would see the same pixels without the original's help.

@@ -348,15 +348,18 @@ def extract(
     suspect: F32,
     original_rgb: U8Image,
     candidates: Iterable[int] | None,
+    *,
+    placement: npt.ArrayLike | None = None,
 ) -> tuple[Extraction, bool]:
     """Informed extraction under every key.
 
-    Also says whether the suspect was registered with confidence (many feature inliers):
-    then a failed read is final, since the blind reader sees strictly less.
+    Also says whether the suspect was registered with confidence (many feature inliers, or
+    a ``placement`` the caller knows): then a failed read is final, since the blind reader
+    sees strictly less.
     """
     absent = Extraction(payload=None, confidence=0.0, method="informed")
     original = luminance(original_rgb)
-    reg = register(suspect, original)
+    reg = register(suspect, original) if placement is None else _placed(placement)
     if reg is None:
         return absent, False
     oh, ow = original.shape
@@ -403,6 +406,16 @@ def extract(
         payload=None, confidence=0.0, method="informed", pilot_score=best_score, attempts=attempts
     )
     return none, confident
+
+
+def _placed(placement: npt.ArrayLike) -> Registration:
+    """A registration the caller already knows (suspect pixels -> original pixels)."""
+    given = np.asarray(placement, dtype=np.float64)
+    if given.shape == (2, 3):
+        given = np.vstack([given, [0.0, 0.0, 1.0]])
+    if given.shape != (3, 3) or not np.isfinite(given).all():
+        raise ValueError("placement must be a finite 2 x 3 or 3 x 3 matrix")
+    return Registration(given, CONFIDENT_INLIERS)
 
 
 def _similarity(h: Mat) -> tuple[float, float]:
