@@ -1,5 +1,6 @@
-"""The crop-robust index: ORB local features of each photo's preview, and finding which
-photos a suspect shares a region with.
+"""The crop-robust index: ORB local features of each photo (its preview, and tiles of its
+master at a finer scale: :mod:`app.imaging.keypoints`), and finding which photos a suspect
+shares a region with.
 
 Whole-image perceptual hashes find a recompressed or resized copy, but not a 25 % crop, a
 face cut out of a group photo, or a face pasted into another picture. Local features do:
@@ -22,15 +23,19 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-#: Points kept per indexed photo (found on its preview, 1600 px long side).
-INDEX_FEATURES: Final = 500
+from app.imaging import keypoints
+from app.imaging.keypoints import DESCRIPTOR_BYTES, INDEX_FEATURES, Features
+
 #: Points looked for in a suspect (more: it may hold a small region among other content).
 SUSPECT_FEATURES: Final = 3000
-#: A suspect is analysed at most this large (the index was made at preview size).
+#: A suspect is analysed at most this large (the index's coordinates are preview pixels).
 SUSPECT_LONG_SIDE: Final = 1600
-DESCRIPTOR_BYTES: Final = 32
 #: Lowe's ratio test between the best and second-best neighbour.
 RATIO: Final = 0.8
+#: Neighbours looked at per suspect point: the nearest, and the nearest of another place.
+NEIGHBOURS: Final = 3
+#: Index points of one photo this close (preview pixels) are one place seen at two scales.
+SAME_PLACE_PX: Final = 3.0
 #: Hamming distance above which a descriptor match is never believed (of 256 bits).
 MAX_DISTANCE: Final = 64
 #: Photos whose vote count is examined geometrically, strongest first.
@@ -50,24 +55,16 @@ REPROJECTION_PX: Final = 6.0
 U8Array = npt.NDArray[np.uint8]
 F32Array = npt.NDArray[np.float32]
 
-
-@dataclass(frozen=True)
-class Features:
-    """Key points (x, y) in the analysed image, their descriptors, and its size."""
-
-    points: F32Array  # (n, 2)
-    descriptors: U8Array  # (n, 32)
-    width: int
-    height: int
-
-    def to_bytes(self) -> tuple[bytes, bytes]:
-        return self.points.astype(np.float32).tobytes(), self.descriptors.tobytes()
-
-    @classmethod
-    def from_bytes(cls, points: bytes, descriptors: bytes, width: int, height: int) -> Features:
-        pts = np.frombuffer(points, np.float32).reshape(-1, 2)
-        desc = np.frombuffer(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
-        return cls(pts, desc, width, height)
+__all__ = [
+    "INDEX_FEATURES",
+    "SUSPECT_FEATURES",
+    "Features",
+    "Index",
+    "RegionMatch",
+    "detect",
+    "find_regions",
+    "pasted_box",
+]
 
 
 @dataclass(frozen=True)
@@ -88,37 +85,13 @@ class RegionMatch:
     angle: float
     #: The similarity transform from suspect pixels to preview pixels (2 x 3, row-major).
     matrix: tuple[float, float, float, float, float, float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-
-
-def _gray(image: Image.Image, long_side: int) -> tuple[npt.NDArray[np.uint8], float]:
-    """8-bit luminance at most ``long_side`` pixels, and the factor back to the image."""
-    scale = min(1.0, long_side / max(image.size))
-    gray = image.convert("L")
-    if scale < 1.0:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        gray = gray.resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(gray, np.uint8), scale
+    #: The matched points that agree on it, in the suspect's pixels.
+    points: tuple[tuple[float, float], ...] = ()
 
 
 def detect(image: Image.Image, *, features: int, long_side: int = SUSPECT_LONG_SIDE) -> Features:
     """ORB points of ``image`` (coordinates in the image's own pixels)."""
-    import cv2
-
-    gray, scale = _gray(image, long_side)
-    # OpenCV's stubs do not list the factory functions of its feature detectors.
-    orb = cv2.ORB_create(  # type: ignore[attr-defined]
-        nfeatures=features, scaleFactor=1.2, nlevels=8, fastThreshold=10
-    )
-    keypoints, descriptors = orb.detectAndCompute(gray, None)
-    if descriptors is None or not keypoints:
-        return Features(
-            np.zeros((0, 2), np.float32),
-            np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
-            image.width,
-            image.height,
-        )
-    points = np.array([kp.pt for kp in keypoints], np.float32) / np.float32(scale)
-    return Features(points, np.asarray(descriptors, np.uint8), image.width, image.height)
+    return keypoints.detect(image, features=features, long_side=long_side)
 
 
 @dataclass
@@ -266,6 +239,7 @@ def _placement(src: F32Array, dst: F32Array, rows: npt.NDArray[np.intp]) -> Regi
             float(matrix[1, 1]),
             float(matrix[1, 2]),
         ),
+        points=tuple((float(x), float(y)) for x, y in src[inliers]),
     )
 
 
@@ -282,13 +256,28 @@ def find_regions(
         if len(index) < 2:
             return []
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(suspect.descriptors, index.descriptors, k=2)
+    pairs = matcher.knnMatch(suspect.descriptors, index.descriptors, k=NEIGHBOURS)
     query, train = [], []
     for pair in pairs:
         if len(pair) < 2:
             continue
-        best, second = pair
-        if best.distance <= MAX_DISTANCE and best.distance < RATIO * second.distance:
+        best = pair[0]
+        if best.distance > MAX_DISTANCE:
+            continue
+        # The ratio test is against the nearest descriptor of another place: the same
+        # corner found at both scales of one photo is not an ambiguity.
+        here = index.points[best.trainIdx]
+        owner = index.photo_ids[best.trainIdx]
+        second = next(
+            (
+                other
+                for other in pair[1:]
+                if index.photo_ids[other.trainIdx] != owner
+                or np.abs(index.points[other.trainIdx] - here).max() > SAME_PLACE_PX
+            ),
+            None,
+        )
+        if second is None or best.distance < RATIO * second.distance:
             query.append(best.queryIdx)
             train.append(best.trainIdx)
     if not query:
@@ -310,44 +299,160 @@ def find_regions(
     return found
 
 
-#: Grey levels (after a light blur) within which the suspect shows the photo's own pixels.
-SAME_PIXELS: Final = 14.0
+#: Local correlation of fine detail above which the suspect shows the photo's own pixels.
+SAME_DETAIL: Final = 0.5
+#: Fine detail (grey levels) of the photo below which agreement is no evidence: flat areas
+#: of the picture around a pasted part agree with flat areas of the photo by chance.
+MIN_DETAIL: Final = 2.0
 #: A pasted part smaller than this (pixels of the suspect) is not worth reading alone.
 MIN_PASTED_AREA: Final = 96 * 96
 
 
-def pasted_box(
-    suspect: Image.Image, preview: Image.Image, match: RegionMatch
-) -> tuple[int, int, int, int] | None:
-    """Where in ``suspect`` the photo's own pixels are, when it holds only a part of it.
+#: Tolerance (suspect pixels) of the closer look that places a pasted part exactly.
+CLOSE_REPROJECTION_PX: Final = 2.0
 
-    The preview is laid onto the suspect by the matched transform; the largest connected
-    area where the two agree (a face cut out and pasted, with whatever else around it) is
-    the part a mark can be read from. None when no such area stands out.
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def _as_tuple(m: npt.NDArray[np.float64]) -> Matrix:
+    return (
+        float(m[0, 0]),
+        float(m[0, 1]),
+        float(m[0, 2]),
+        float(m[1, 0]),
+        float(m[1, 1]),
+        float(m[1, 2]),
+    )
+
+
+def refine_placement(
+    suspect: Image.Image,
+    photo: Image.Image,
+    matrix: Matrix,
+    points: Sequence[tuple[float, float]],
+) -> Matrix:
+    """A closer look at where the matched points are: ``matrix`` (suspect pixels to
+    ``photo`` pixels) made exact to a pixel or two, or returned as it is.
+
+    The index places a region to within a few preview pixels; comparing fine detail (and
+    reading a mark) needs better. The matched part of the suspect and the photo's matching
+    part, brought to the same scale, are matched again with their own points.
     """
     import cv2
 
-    m = np.array(match.matrix, np.float64).reshape(2, 3)
+    if len(points) < MIN_INLIERS:
+        return matrix
+    m = np.array(matrix, np.float64).reshape(2, 3)
+    xy = np.array(points, np.float64)
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    pad = 0.5 * (high - low) + 16
+    sx0, sy0 = np.maximum(0, np.floor(low - pad)).astype(int)
+    sx1 = int(min(suspect.width, np.ceil(high[0] + pad[0])))
+    sy1 = int(min(suspect.height, np.ceil(high[1] + pad[1])))
+    corners = np.array([[sx0, sy0, 1], [sx1, sy0, 1], [sx1, sy1, 1], [sx0, sy1, 1]], np.float64)
+    mapped = corners @ m.T
+    px0, py0 = np.maximum(0, np.floor(mapped.min(axis=0))).astype(int)
+    px1 = int(min(photo.width, np.ceil(mapped[:, 0].max())))
+    py1 = int(min(photo.height, np.ceil(mapped[:, 1].max())))
+    if sx1 - sx0 < 32 or sy1 - sy0 < 32 or px1 - px0 < 32 or py1 - py0 < 32:
+        return matrix
+    shrink = float(np.hypot(m[0, 0], m[1, 0]))  # photo pixels per suspect pixel
+    part = photo.crop((px0, py0, px1, py1)).convert("L")
+    size = (max(32, round(part.width / shrink)), max(32, round(part.height / shrink)))
+    part = part.resize(size, Image.Resampling.LANCZOS)
+    ours = keypoints.detect(suspect.crop((sx0, sy0, sx1, sy1)), features=SUSPECT_FEATURES)
+    theirs = keypoints.detect(part, features=SUSPECT_FEATURES, long_side=max(part.size))
+    if len(ours.descriptors) < MIN_INLIERS or len(theirs.descriptors) < MIN_INLIERS:
+        return matrix
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(ours.descriptors, theirs.descriptors, k=2)
+    good = [
+        p[0]
+        for p in pairs
+        if len(p) == 2 and p[0].distance <= MAX_DISTANCE and p[0].distance < RATIO * p[1].distance
+    ]
+    if len(good) < MIN_INLIERS:
+        return matrix
+    src = np.array([ours.points[g.queryIdx] for g in good], np.float32)
+    dst = np.array([theirs.points[g.trainIdx] for g in good], np.float32)
+    cv2.setRNGSeed(len(good))
+    found: Any
+    mask: Any
+    found, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=CLOSE_REPROJECTION_PX, maxIters=4000
+    )
+    if found is None or mask is None or int(mask.sum()) < MIN_INLIERS:
+        return matrix
+    # suspect -> suspect part -> photo part at the suspect's scale -> photo.
+    into_part = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]])
+    out_of_part = np.array(
+        [
+            [(px1 - px0) / part.width, 0.0, px0],
+            [0.0, (py1 - py0) / part.height, py0],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    close = np.vstack([np.asarray(found, np.float64), [0.0, 0.0, 1.0]])
+    return _as_tuple((out_of_part @ close @ into_part)[:2])
+
+
+def pasted_box(
+    suspect: Image.Image,
+    photo: Image.Image,
+    matrix: Matrix,
+    points: Sequence[tuple[float, float]],
+) -> tuple[int, int, int, int] | None:
+    """Where in ``suspect`` the photo's own pixels are, when it holds only a part of it.
+
+    ``matrix`` takes suspect pixels to ``photo`` pixels (the preview's, or the master's for
+    a part much finer than the preview); ``points`` are the matched points in the suspect.
+    The photo is laid onto the suspect; where the two agree on detail (a face cut out and
+    pasted, with whatever else around it) is gathered into areas, and the area holding most
+    matched points is the part a mark can be read from. None when no such area stands out.
+    """
+    import cv2
+
+    if not points:
+        return None
+    m = np.array(matrix, np.float64).reshape(2, 3)
     back = cv2.invertAffineTransform(m)
     size = (suspect.width, suspect.height)
     ours = np.asarray(suspect.convert("L"), np.float32)
-    theirs = np.asarray(preview.convert("L"), np.float32)
+    theirs = np.asarray(photo.convert("L"), np.float32)
+    shrink = float(np.hypot(m[0, 0], m[1, 0]))  # photo pixels per suspect pixel
+    if shrink > 1.5:
+        # Laid down smaller: blur first, so the warp does not alias.
+        theirs = np.asarray(cv2.GaussianBlur(theirs, (0, 0), 0.4 * shrink), np.float32)
     laid = cv2.warpAffine(theirs, back, size, flags=cv2.INTER_LINEAR)
     covered = cv2.warpAffine(np.ones_like(theirs), back, size, flags=cv2.INTER_NEAREST) > 0
-    # Brightness and contrast of a pasted part are often adjusted to its new picture.
-    inside = covered & (np.abs(ours - laid) < 4 * SAME_PIXELS)
-    if inside.sum() < MIN_PASTED_AREA:
-        return None
-    a, b = np.polyfit(laid[inside], ours[inside], 1)
-    difference = np.abs(cv2.GaussianBlur(ours - (a * laid + b), (0, 0), 2.0))
-    same = (covered & (difference < SAME_PIXELS)).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
-    same = cv2.morphologyEx(same, cv2.MORPH_OPEN, kernel)
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(same, connectivity=8)
+    # Fine detail is compared by its local correlation, which no change of brightness or
+    # contrast of the pasted part alters.
+    ours_fine = ours - cv2.GaussianBlur(ours, (0, 0), 2.0)
+    laid_fine = laid - cv2.GaussianBlur(laid, (0, 0), 2.0)
+    both = cv2.GaussianBlur(ours_fine * laid_fine, (0, 0), 4.0)
+    ours_power = cv2.GaussianBlur(ours_fine * ours_fine, (0, 0), 4.0)
+    laid_power = cv2.GaussianBlur(laid_fine * laid_fine, (0, 0), 4.0)
+    correlation = both / np.sqrt(ours_power * laid_power + 1e-6)
+    evidence = (covered & (correlation > SAME_DETAIL) & (np.sqrt(laid_power) > MIN_DETAIL)).astype(
+        np.uint8
+    )
+    evidence = cv2.morphologyEx(
+        evidence, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    )
+    # Flat patches inside the pasted part are no evidence either way: bridge them.
+    evidence = cv2.morphologyEx(
+        evidence, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))
+    )
+    xy = np.array(points, np.float64)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(evidence, connectivity=8)
     if count < 2:
         return None
-    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    left, top, width, height, area = (int(v) for v in stats[biggest])
+    px = np.clip(np.round(xy[:, 0]).astype(int), 0, suspect.width - 1)
+    py = np.clip(np.round(xy[:, 1]).astype(int), 0, suspect.height - 1)
+    held = np.bincount(labels[py, px], minlength=count)[1:]
+    if held.max() == 0:
+        return None
+    chosen = 1 + int(np.argmax(held))
+    left, top, width, height, area = (int(v) for v in stats[chosen])
     if area < MIN_PASTED_AREA:
         return None
     return left, top, left + width, top + height

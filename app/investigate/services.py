@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,7 +43,6 @@ from app.deliveries.models import Delivery, DeliveryKind
 from app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.i18n import gettext as _
 from app.imaging import (
-    PREVIEW_LONG_SIDE,
     PerceptualHash,
     RejectedImage,
     open_upload,
@@ -49,8 +50,8 @@ from app.imaging import (
     probe,
     resize_long_side,
 )
+from app.imaging.keypoints import index_features
 from app.investigate.features import (
-    INDEX_FEATURES,
     SUSPECT_FEATURES,
     Features,
     Index,
@@ -58,6 +59,7 @@ from app.investigate.features import (
     detect,
     find_regions,
     pasted_box,
+    refine_placement,
 )
 from app.investigate.models import CaseStatus, Investigation, PhotoFeatures, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school, knows_case
@@ -300,10 +302,10 @@ def _in_scope(case: Investigation, photo: Photo) -> bool:
 
 
 def index_photo(blobs: EncryptedBlobs, photo: Photo, *, now: dt.datetime) -> PhotoFeatures:
-    """The feature-index row of one ready photo, from its preview (not added)."""
-    with Image.open(io.BytesIO(read_derivative(blobs, photo, PREVIEW))) as opened:
-        preview = opened.convert("RGB")
-    found = detect(preview, features=INDEX_FEATURES, long_side=PREVIEW_LONG_SIDE)
+    """The feature-index row of one ready photo, from its preview and master (not added)."""
+    found = index_features(
+        _stored_image(blobs, photo, PREVIEW), _stored_image(blobs, photo, MASTER)
+    )
     points, descriptors = found.to_bytes()
     return PhotoFeatures(
         photo_id=photo.id,
@@ -322,7 +324,7 @@ def index_missing(
     """Index the case's photos that have no feature row yet (flushed); returns how many.
 
     Photos are indexed when first searched (and by ``bench/investigate.py``); a photo
-    processed since the last search costs one preview decode and ORB here.
+    processed since the last search costs decoding its preview and master, and ORB here.
     """
     missing = session.scalars(
         _scope(
@@ -433,7 +435,18 @@ def _merge(hashed: list[Candidate], regions: list[RegionMatch]) -> list[Candidat
 def _scaled(region: RegionMatch, scale: float) -> RegionMatch:
     """The match for the suspect resized by ``scale`` (points in it are ``scale`` times)."""
     a, b, c, d, e, f = region.matrix
-    return replace(region, matrix=(a / scale, b / scale, c, d / scale, e / scale, f))
+    left, top, right, bottom = region.suspect_box
+    return replace(
+        region,
+        matrix=(a / scale, b / scale, c, d / scale, e / scale, f),
+        suspect_box=(
+            round(left * scale),
+            round(top * scale),
+            round(right * scale),
+            round(bottom * scale),
+        ),
+        points=tuple((x * scale, y * scale) for x, y in region.points),
+    )
 
 
 def _preview_of(blobs: EncryptedBlobs, photo: Photo) -> Image.Image | None:
@@ -443,26 +456,95 @@ def _preview_of(blobs: EncryptedBlobs, photo: Photo) -> Image.Image | None:
         return None
 
 
+def _master_of(blobs: EncryptedBlobs, photo: Photo) -> Image.Image | None:
+    try:
+        return _stored_image(blobs, photo, MASTER)
+    except (ValueError, StorageError, AppError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The part of the suspect that shows the photo, and exactly where it lies on each
+    stored image (3 x 3 maps from the part's pixels to the preview's and the master's)."""
+
+    box: tuple[int, int, int, int]
+    placements: dict[str, npt.NDArray[np.float64]]
+
+
+def _affine(matrix: tuple[float, ...]) -> npt.NDArray[np.float64]:
+    return np.vstack([np.array(matrix, np.float64).reshape(2, 3), [0.0, 0.0, 1.0]])
+
+
+def _matrix(affine: npt.NDArray[np.float64]) -> tuple[float, float, float, float, float, float]:
+    a, b, c, d, e, f = (float(v) for v in affine[:2].ravel())
+    return a, b, c, d, e, f
+
+
+def _covers_part(image: Image.Image, region: RegionMatch | None, scale: float) -> bool:
+    """Whether the matched points cover only a part of ``image``."""
+    if region is None:
+        return False
+    left, top, right, bottom = (v * scale for v in region.suspect_box)
+    return (right - left) * (bottom - top) < REGION_FRACTION * image.width * image.height
+
+
+def _pasted_part(
+    image: Image.Image,
+    region: RegionMatch | None,
+    scale: float,
+    preview: Image.Image | None,
+    master: Image.Image | None,
+) -> _Part | None:
+    """The part of ``image`` that shows the photo, when it holds only a part of it (a face
+    pasted into another picture), placed to a pixel or two on the preview and the master.
+
+    The index places the region to a few preview pixels; a closer look against the stored
+    image finer than the suspect's part (the master when the part shows the photo in more
+    detail than the preview has, as a face cut from a 12 MP photo does) places it exactly,
+    and the photo's own detail, laid onto the suspect, says where the part ends. The mark is
+    then read from that part alone, at that placement: the reader's own registration cannot
+    find a few hundred pixels in a 12 MP photo. None: no such part stands out.
+    """
+    if region is None or preview is None or master is None:
+        return None
+    if not _covers_part(image, region, scale):
+        return None
+    scaled = _scaled(region, scale)
+    to_preview = _affine(scaled.matrix)
+    preview_to_master = np.diag([master.width / preview.width, master.height / preview.height, 1.0])
+    # Suspect pixels per preview pixel above one: the preview is coarser than the part.
+    finer = scaled.scale < 1.0
+    photo = master if finer else preview
+    to_photo = preview_to_master @ to_preview if finer else to_preview
+    exact = refine_placement(image, photo, _matrix(to_photo), scaled.points)
+    box = pasted_box(image, photo, exact, scaled.points)
+    if box is None:
+        return None
+    width, height = box[2] - box[0], box[3] - box[1]
+    if width * height >= REGION_FRACTION * image.width * image.height:
+        return None
+    if min(width, height) < MIN_SUSPECT_SIDE * 2:
+        return None
+    shift = np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]])
+    on_photo = _affine(exact) @ shift
+    if finer:
+        on_master, on_preview = on_photo, np.linalg.inv(preview_to_master) @ on_photo
+    else:
+        on_master, on_preview = preview_to_master @ on_photo, on_photo
+    return _Part(box, {MASTER: on_master, PREVIEW: on_preview})
+
+
 def _region_of(
-    image: Image.Image, region: RegionMatch | None, scale: float, preview: Image.Image | None
+    image: Image.Image, region: RegionMatch | None, scale: float
 ) -> tuple[int, int, int, int] | None:
-    """The box of the suspect to read alone: where the photo's own pixels are, when it
-    holds only a part of the photo (a face pasted into another picture); None: all of it.
+    """The box of the suspect to read alone when the index put the photo in only a region
+    of it but no pasted part stood out; None: all of it.
 
     ``scale`` takes the region's box (in the uploaded image's pixels) to ``image``.
     """
     if region is None:
         return None
-    if preview is not None:
-        pasted = pasted_box(image, preview, _scaled(region, scale))
-        if pasted is not None:
-            left, top, right, bottom = pasted
-            part = (right - left) * (bottom - top)
-            if (
-                part < REGION_FRACTION * image.width * image.height
-                and min(right - left, bottom - top) >= MIN_SUSPECT_SIDE * 2
-            ):
-                return pasted
     left, top, right, bottom = (round(v * scale) for v in region.suspect_box)
     width, height = right - left, bottom - top
     if width * height >= REGION_FRACTION * image.width * image.height:
@@ -508,15 +590,23 @@ def _informed_reads(
         MASTER: [d.mark for d in deliveries if d.kind is not DeliveryKind.PREVIEW],
     }
     scale = image.width / case.suspect_width
-    box = _region_of(image, candidate.region, scale, _preview_of(blobs, photo))
-    part = image.crop(box) if box is not None else image
+    stored: dict[str, Image.Image | None] = {PREVIEW: _preview_of(blobs, photo)}
+    part = None
+    if _covers_part(image, candidate.region, scale):
+        stored[MASTER] = _master_of(blobs, photo)
+        part = _pasted_part(image, candidate.region, scale, stored[PREVIEW], stored[MASTER])
+    box = part.box if part is not None else _region_of(image, candidate.region, scale)
+    piece = image.crop(box) if box is not None else image
     for base, marks in marks_by_base.items():
         if not marks:
             continue
         started = time.perf_counter()
         try:
-            original = _stored_image(blobs, photo, base)
-            found = watermarks.keyring.extract(part, original=original, candidates=marks)
+            original = stored.get(base) or _stored_image(blobs, photo, base)
+            placement = part.placements[base] if part is not None else None
+            found = watermarks.keyring.extract(
+                piece, original=original, candidates=marks, placement=placement
+            )
         except (ValueError, StorageError, AppError) as exc:
             # A damaged or purged copy of one candidate must not end the whole search.
             logger.warning("informed read of photo %s (%s) failed: %s", photo.id, base, exc)
