@@ -18,7 +18,7 @@ from app.deliveries.models import Delivery, DeliveryKind
 from app.downloads.models import Bundle, BundleItem, DownloadLink
 from app.families.models import Invitation
 from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
-from app.investigate.models import Investigation, PhotoFeatures
+from app.investigate.models import Investigation
 from app.orders.models import (
     CartItem,
     Entitlement,
@@ -32,6 +32,7 @@ from app.photos.models import (
     Album,
     Event,
     Photo,
+    PhotoFeatures,
     PhotoStatus,
     event_classrooms,
     event_photographers,

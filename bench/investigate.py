@@ -231,7 +231,7 @@ def seed(app: Flask, session: Session) -> World:
     import numpy as np
     from sqlalchemy import select
 
-    from app.investigate.models import PhotoFeatures
+    from app.photos.models import PhotoFeatures
 
     pool = np.concatenate(
         [
@@ -251,8 +251,7 @@ def add_synthetic(app: Flask, session: Session, world: World, count: int, start:
 
     from app.db import utcnow
     from app.investigate.features import INDEX_FEATURES
-    from app.investigate.models import PhotoFeatures
-    from app.photos.models import Photo, PhotoStatus
+    from app.photos.models import Photo, PhotoFeatures, PhotoStatus
 
     template = session.get(Photo, world.template_id)
     if template is None:

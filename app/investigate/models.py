@@ -1,4 +1,4 @@
-"""Investigation cases and the crop-robust feature index of photos.
+"""Investigation cases (the feature index of photos is a photo's own: app.photos.models).
 
 A case keeps what an investigation needs to stand up later: the suspect's SHA-256 (its
 bytes are stored encrypted under the case's own data key), who investigated and when, what
@@ -92,21 +92,3 @@ class Investigation(Base):
     def blob_id(self) -> str:
         """The suspect's name in the blob store (never a photo id)."""
         return f"case-{self.id}"
-
-
-class PhotoFeatures(Base):
-    """ORB key points and descriptors of a photo's preview: the crop-robust index."""
-
-    __tablename__ = "photo_features"
-
-    photo_id: Mapped[int] = mapped_column(
-        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
-    )
-    #: Width and height of the image the points were found on (the preview).
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    count: Mapped[int] = mapped_column(Integer)
-    #: float32 (x, y) pairs, then uint8 32-byte ORB descriptors, row by row.
-    points: Mapped[bytes] = mapped_column(LargeBinary)
-    descriptors: Mapped[bytes] = mapped_column(LargeBinary)
-    made_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

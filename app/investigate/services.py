@@ -50,7 +50,6 @@ from app.imaging import (
     probe,
     resize_long_side,
 )
-from app.imaging.keypoints import index_features
 from app.investigate.features import (
     SUSPECT_FEATURES,
     Features,
@@ -61,12 +60,13 @@ from app.investigate.features import (
     pasted_box,
     refine_placement,
 )
-from app.investigate.models import CaseStatus, Investigation, PhotoFeatures, Verdict
+from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school, knows_case
 from app.keys import WatermarkKeys
 from app.photos.blobs import MASTER, PREVIEW, read_derivative
+from app.photos.features import index_stored_photo
 from app.photos.limits import UploadLimits
-from app.photos.models import Event, Photo, PhotoStatus
+from app.photos.models import Event, Photo, PhotoFeatures, PhotoStatus
 from app.photos.reasons import rejection_text
 from app.schools.models import Classroom, Enrolment, Family, Student
 from app.storage import EncryptedBlobs, StorageError
@@ -301,30 +301,14 @@ def _in_scope(case: Investigation, photo: Photo) -> bool:
     return case.school_id is None or photo.event.school_id == case.school_id
 
 
-def index_photo(blobs: EncryptedBlobs, photo: Photo, *, now: dt.datetime) -> PhotoFeatures:
-    """The feature-index row of one ready photo, from its preview and master (not added)."""
-    found = index_features(
-        _stored_image(blobs, photo, PREVIEW), _stored_image(blobs, photo, MASTER)
-    )
-    points, descriptors = found.to_bytes()
-    return PhotoFeatures(
-        photo_id=photo.id,
-        width=found.width,
-        height=found.height,
-        count=len(found.descriptors),
-        points=points,
-        descriptors=descriptors,
-        made_at=now,
-    )
-
-
 def index_missing(
     session: Session, blobs: EncryptedBlobs, case: Investigation, *, now: dt.datetime
 ) -> int:
     """Index the case's photos that have no feature row yet (flushed); returns how many.
 
-    Photos are indexed when first searched (and by ``bench/investigate.py``); a photo
-    processed since the last search costs decoding its preview and master, and ORB here.
+    The processing job makes every photo's row; only photos processed before it did (or
+    whose row could not be made then) are indexed here, from their stored preview and
+    master. Rows of an older scheme are remade by ``photogate studio reindex``.
     """
     missing = session.scalars(
         _scope(
@@ -337,7 +321,7 @@ def index_missing(
     made = 0
     for photo in missing:
         try:
-            session.add(index_photo(blobs, photo, now=now))
+            session.add(index_stored_photo(blobs, photo, now=now))
         except Exception:
             # A damaged or purged preview leaves the photo out of the index, not the search.
             logger.exception("photo %s could not be indexed", photo.id)

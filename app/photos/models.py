@@ -151,3 +151,25 @@ class Album(Base):
     event: Mapped[Event] = relationship(back_populates="albums")
     classroom: Mapped[Classroom | None] = relationship()
     photos: Mapped[list[Photo]] = relationship(back_populates="album", order_by="Photo.id")
+
+
+class PhotoFeatures(Base):
+    """ORB key points and descriptors of a ready photo: its row of the leak investigation's
+    crop-robust index (``app.imaging.keypoints``), made when the photo is processed."""
+
+    __tablename__ = "photo_features"
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Width and height of the image the points are in (the preview).
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    #: float32 (x, y) pairs, then uint8 32-byte ORB descriptors, row by row.
+    points: Mapped[bytes] = mapped_column(LargeBinary)
+    descriptors: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Which points the row holds (``FEATURE_SCHEME``): rows made before the master's tiles
+    #: were indexed are 1, and ``photogate studio reindex`` remakes them.
+    scheme: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    made_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

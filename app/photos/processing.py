@@ -2,11 +2,13 @@
 
 Per photo: decrypt the original, decode it with :func:`app.imaging.open_upload`
 (validation, orientation, sRGB, no metadata), store a clean master, a preview and a
-thumbnail (all encrypted), compute the perceptual hash, and only then flip the row to
-READY in one conditional UPDATE.  Families see a photo only when it is READY (and
-released), so a crash at any point leaves nothing half-made on show: the row stays
-PENDING (retry once it is stale) or becomes FAILED with a reason (retry at once).  The
-original is never touched, so a retry always starts from the upload itself.
+thumbnail (all encrypted), compute the perceptual hash and the photo's row of the leak
+investigation's feature index (``app.photos.features``), and only then flip the row to
+READY in one conditional UPDATE (the feature row is written in the same transaction).
+Families see a photo only when it is READY (and released), so a crash at any point leaves
+nothing half-made on show: the row stays PENDING (retry once it is stale) or becomes FAILED
+with a reason (retry at once). The original is never touched, so a retry always starts from
+the upload itself.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from app.db import changed_rows
 from app.imaging import RejectedImage, derivatives, encode_jpeg, open_upload, perceptual_hash
+from app.imaging.keypoints import Features, index_features
 from app.photos.blobs import DERIVATIVE_KINDS, MASTER, ORIGINAL, PREVIEW, THUMBNAIL
+from app.photos.features import feature_row
 from app.photos.limits import UploadLimits
 from app.photos.models import Event, Photo, PhotoStatus
 from app.storage import (
@@ -58,6 +62,9 @@ class Rendered:
     height: int
     phash: str
     dhash: str
+    #: The photo's feature-index points; None if they could not be made (the first search
+    #: that sees the photo makes them then).
+    features: Features | None = None
 
     @property
     def master_sha256(self) -> str:
@@ -75,6 +82,12 @@ def render_photo(original: bytes, limits: UploadLimits) -> Rendered:
     image = open_upload(original, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     copies = derivatives(image)
     fingerprint = perceptual_hash(image)
+    try:
+        found: Features | None = index_features(copies.preview, image)
+    except Exception:
+        # The index is the investigation's, not the photo's: a photo is never failed for it.
+        logger.exception("the feature index of an upload could not be made")
+        found = None
     return Rendered(
         master=encode_jpeg(image, MASTER_QUALITY),
         preview=encode_jpeg(copies.preview, PREVIEW_QUALITY),
@@ -83,6 +96,7 @@ def render_photo(original: bytes, limits: UploadLimits) -> Rendered:
         height=image.height,
         phash=fingerprint.phash,
         dhash=fingerprint.dhash,
+        features=found,
     )
 
 
@@ -121,7 +135,7 @@ def _finish(session: Session, photo_id: int, **values: object) -> bool:
 
 
 def _mark_ready(session: Session, photo_id: int, rendered: Rendered, now: dt.datetime) -> bool:
-    return _finish(
+    ready = _finish(
         session,
         photo_id,
         status=PhotoStatus.READY,
@@ -134,6 +148,11 @@ def _mark_ready(session: Session, photo_id: int, rendered: Rendered, now: dt.dat
         failure_code=None,
         failure_reason=None,
     )
+    if ready and rendered.features is not None:
+        # A photo processed again replaces its row.
+        session.merge(feature_row(photo_id, rendered.features, now=now))
+        session.flush()
+    return ready
 
 
 def _mark_failed(session: Session, photo_id: int, failure: Failure, now: dt.datetime) -> bool:

@@ -1,4 +1,5 @@
-"""``photogate studio …``: assignments, tokens, retries, retention, and the upload tool."""
+"""``photogate studio …``: assignments, tokens, retries, the feature index, retention, and
+the upload tool."""
 
 from __future__ import annotations
 
@@ -141,6 +142,37 @@ def retry_command(event_id: int | None) -> None:
     # Photos still pending whose job was lost (Redis down, a worker killed) go too.
     lost = reap(runtime).requeued
     click.echo(f"{len(ids)} photos queued again, {len(lost)} more whose job was lost")
+
+
+@studio.command("reindex")
+@click.option("--event", "event_id", type=int, default=None, help="Only this event.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Remake every ready photo's row, not only old ones."
+)
+@with_appcontext
+def reindex_command(event_id: int | None, everything: bool) -> None:
+    """Make the feature-index rows of ready photos processed before the processing job made
+    them, or made under an older scheme (the leak investigation's crop-robust index).
+
+    Commits every 50 photos, so an interrupted run keeps what it made; run it again to go on.
+    """
+    from app.photos.features import photos_to_index, reindex
+    from app.photos.models import Event
+
+    runtime = _runtime()
+    with runtime.database.session_scope() as session:
+        event = session.get(Event, event_id) if event_id is not None else None
+        if event_id is not None and event is None:
+            raise click.ClickException(f"no event {event_id}")
+        ids = photos_to_index(session, event=event, everything=everything)
+    made = failed = 0
+    for first in range(0, len(ids), 50):
+        with runtime.database.session_scope() as session:
+            done, broken = reindex(
+                session, runtime.blobs, ids[first : first + 50], now=runtime.now()
+            )
+        made, failed = made + done, failed + broken
+    click.echo(f"{made} photos indexed, {failed} could not be (see the log)")
 
 
 @studio.command("retention")

@@ -108,6 +108,8 @@ def test_a_400_px_region_of_a_12_mp_download_pasted_into_another_photo_names_the
     assert case.verdict is Verdict.DELIVERY
     assert case.delivery_id == download.id
     assert case.method == "informed"
+    # Found by the index made when the photo was processed: the search indexed nothing.
+    assert case.results["newly_indexed"] == 0
     (candidate,) = [c for c in case.results["candidates"] if c["photo_id"] == photo.id]
     assert candidate["inliers"] >= 10
     # Read from the pasted part alone (450..754, 220..524), against the master.
