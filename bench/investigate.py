@@ -5,8 +5,11 @@ downloaded once: the marked file is made by ``Watermarker.embed_jpeg`` exactly a
 download path will; another looked at as a marked preview by a guardian), plus synthetic
 index rows: READY photo rows with random perceptual hashes and feature rows whose ORB
 descriptors are real ones with 40 of 256 bits flipped (so the vote table sees realistic
-byte statistics), for ``--sizes`` photos in all. For each size, in one process, with
-OpenMP, OpenBLAS and OpenCV held to one thread:
+byte statistics), for ``--sizes`` photos in all. Each synthetic row holds ``--points``
+points: by default the most a 12 MP photo's row can hold (the preview's 500 and 30 in each
+of the 48 tiles of its master at 3200 x 2400), so the index memory is an upper bound for
+12 MP photos; plain walls and skies leave real rows smaller. For each size, in one process,
+with OpenMP, OpenBLAS and OpenCV held to one thread:
 
 * the cold first search (the feature index loaded from the database and its vote table
   built; later searches in the process reuse it), then
@@ -95,6 +98,7 @@ class World:
     school_id: int
     template_id: int
     pool: Any  # real descriptors to make synthetic rows from
+    points_per_photo: int  # points of each synthetic row
 
 
 def unmarked_master(held: Any, photo: Any) -> Image.Image:
@@ -115,18 +119,28 @@ def make_suspects(
     screen = Image.new("RGB", (1280, 800), (250, 250, 250))
     shown.thumbnail((1280, 700))
     screen.paste(shown, ((1280 - shown.width) // 2, 90))
-    background = decode((PHOTOS / "kodak_kodim23.png").read_bytes()).resize((1200, 800))
+    unrelated = decode((PHOTOS / "kodak_kodim23.png").read_bytes()).resize((1200, 800))
+
+    def pasted(centre_x: int, centre_y: int) -> bytes:
+        background = unrelated.copy()
+        region = marked.crop((centre_x - 200, centre_y - 200, centre_x + 200, centre_y + 200))
+        region = region.resize((320, 320)).rotate(2, resample=Image.Resampling.BICUBIC)
+        background.paste(region.crop((8, 8, 312, 312)), (450, 220))
+        return jpeg(background, 80)
+
     w, h = marked.size
-    region = marked.crop((w // 2 - 200, h // 3 - 200, w // 2 + 200, h // 3 + 200))
-    region = region.resize((320, 320)).rotate(2, resample=Image.Resampling.BICUBIC)
-    background.paste(region.crop((8, 8, 312, 312)), (450, 220))
     suspects = {
         "12 MP copy of a download (q85)": jpeg(marked, 85),
         "1280 px screenshot of a preview (PNG)": png(screen),
         "512 px crop of a download (q80)": jpeg(
             marked.crop((w // 2 - 256, h // 3 - 256, w // 2 + 256, h // 3 + 256)), 80
         ),
-        "400 px region pasted at 80 % and 2 degrees (q80)": jpeg(background, 80),
+        # The middle of the upper third: plain grey wall (nothing to find it by).
+        "400 px region pasted at 80 % and 2 degrees (q80)": pasted(w // 2, h // 3),
+        # The chain hanging in the picture (its own detail).
+        "400 px region of the chain pasted at 80 % and 2 degrees (q80)": pasted(
+            w * 32 // 100, h // 2
+        ),
         "unmarked copy of an event photo (1000 px)": jpeg(unmarked, 80),
         "unrelated photo": (PHOTOS / "skimage_coffee.png").read_bytes(),
     }
@@ -135,20 +149,19 @@ def make_suspects(
         "1280 px screenshot of a preview (PNG)": "delivery",
         "512 px crop of a download (q80)": "delivery",
         "400 px region pasted at 80 % and 2 degrees (q80)": "delivery",
+        "400 px region of the chain pasted at 80 % and 2 degrees (q80)": "delivery",
         "unmarked copy of an event photo (1000 px)": "photo",
         "unrelated photo": "no_match",
     }
     return suspects, expected
 
 
-def seed(app: Flask, session: Session) -> World:
+def seed(app: Flask, session: Session, points: int) -> World:
     """The school, its real photos, one download and one preview, and the suspects."""
     from PIL import Image, ImageOps
 
     from app.deliveries.models import Delivery, DeliveryKind
     from app.deliveries.services import marked_preview
-    from app.investigate.models import Investigation
-    from app.investigate.services import index_missing
     from app.photos.blobs import MASTER, read_derivative
     from app.web.context import runtime
     from tests.investigate.support import real_photos
@@ -224,10 +237,7 @@ def seed(app: Flask, session: Session) -> World:
         )
     )
     suspects, expected = make_suspects(marked, shown, unmarked_master(held, photos[2]))
-    # Index the real photos now (what the first search would otherwise do).
-    probe = Investigation(school_id=gallery.school.id)
-    index_missing(session, held.blobs, probe, now=utcnow())
-    session.commit()
+    # The processing job indexed the real photos.
     import numpy as np
     from sqlalchemy import select
 
@@ -239,7 +249,9 @@ def seed(app: Flask, session: Session) -> World:
             for row in session.scalars(select(PhotoFeatures.descriptors))
         ]
     )
-    return World(suspects, expected, gallery.school.id, master_photo.id, pool)
+    if session.get(PhotoFeatures, master_photo.id) is None:
+        raise RuntimeError("the 12 MP photo was not indexed when it was processed")
+    return World(suspects, expected, gallery.school.id, master_photo.id, pool, points)
 
 
 def add_synthetic(app: Flask, session: Session, world: World, count: int, start: int) -> None:
@@ -250,7 +262,7 @@ def add_synthetic(app: Flask, session: Session, world: World, count: int, start:
     from sqlalchemy import insert
 
     from app.db import utcnow
-    from app.investigate.features import INDEX_FEATURES
+    from app.imaging.keypoints import FEATURE_SCHEME
     from app.photos.models import Photo, PhotoFeatures, PhotoStatus
 
     template = session.get(Photo, world.template_id)
@@ -280,20 +292,22 @@ def add_synthetic(app: Flask, session: Session, world: World, count: int, start:
         ]
         ids = session.scalars(insert(Photo).returning(Photo.id), rows).all()
         features = []
+        n_points = world.points_per_photo
         for photo_id in ids:
-            d = world.pool[rng.integers(0, len(world.pool), INDEX_FEATURES)].copy()
+            d = world.pool[rng.integers(0, len(world.pool), n_points)].copy()
             for _ in range(40):
-                bit = rng.integers(0, 256, INDEX_FEATURES)
-                d[np.arange(INDEX_FEATURES), bit // 8] ^= (1 << (bit % 8)).astype(np.uint8)
-            points = rng.uniform(0, 1600, (INDEX_FEATURES, 2)).astype(np.float32)
+                bit = rng.integers(0, 256, n_points)
+                d[np.arange(n_points), bit // 8] ^= (1 << (bit % 8)).astype(np.uint8)
+            points = rng.uniform(0, 1600, (n_points, 2)).astype(np.float32)
             features.append(
                 {
                     "photo_id": photo_id,
                     "width": 1600,
                     "height": 1200,
-                    "count": INDEX_FEATURES,
+                    "count": n_points,
                     "points": points.tobytes(),
                     "descriptors": d.tobytes(),
+                    "scheme": FEATURE_SCHEME,
                     "made_at": now,
                 }
             )
@@ -335,6 +349,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--write", type=Path)
+    parser.add_argument(
+        "--points",
+        type=int,
+        # The preview's 500 and 30 in each 400 px tile of a 3200 x 2400 master.
+        default=500 + 30 * 8 * 6,
+        help="points of each synthetic photo's row (default: the most a 12 MP photo's holds)",
+    )
     args = parser.parse_args()
     one_thread()
     import cv2
@@ -356,7 +377,7 @@ def main() -> None:
             from app.web.context import runtime
 
             session = runtime(app).database.session()
-            world = seed(app, session)
+            world = seed(app, session, args.points)
             have = 4  # the real photos
             for size in sizes:
                 add_synthetic(app, session, world, size - have, have)
@@ -390,14 +411,16 @@ def main() -> None:
             "candidates by perceptual hash and by the feature index, informed reads), one thread,",
             "SQLite. The school's event holds four real photos (one a 12 MP master with one",
             "download, one looked at as a marked preview) and synthetic index rows up to the",
-            "size shown. `bench/investigate.py` describes what is measured.",
+            f"size shown, each of {args.points:,} points (the most a 12 MP photo's row holds;",
+            "plain walls and skies leave real rows smaller). `bench/investigate.py` describes",
+            "what is measured.",
             "",
             f"Machine: {machine()}. Load average (1 min) {load:.2f} at the start; run time "
             f"{minutes:.1f} min.",
             "",
             "```sh",
             ".venv/bin/python bench/investigate.py "
-            f"--sizes {args.sizes} --write docs/benchmarks.md",
+            f"--sizes {args.sizes} --points {args.points} --write docs/benchmarks.md",
             "```",
             "",
             "### Time to verdict (warm: the index already built in the process)",
