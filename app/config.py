@@ -243,6 +243,9 @@ class Settings:
     #: School networks (CIDR) whose many families signing in are expected (open days):
     #: the guard's per-network rules leave them out.
     guard_school_networks: tuple[str, ...] = ()
+    #: Where the audit chain's head is written from time to time, outside the database, so
+    #: that deleting the newest audit rows is noticed too; default var/audit-anchors.jsonl.
+    audit_anchor_file: Path | None = None
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -350,6 +353,9 @@ class Settings:
             guard_school_networks=_parse_networks(
                 "PHOTOGATE_GUARD_SCHOOL_NETWORKS", get("PHOTOGATE_GUARD_SCHOOL_NETWORKS") or ""
             ),
+            audit_anchor_file=Path(anchor_file)
+            if (anchor_file := get("PHOTOGATE_AUDIT_ANCHOR_FILE"))
+            else None,
         )
         settings.validate()
         return settings
@@ -387,6 +393,11 @@ class Settings:
     def stripe_enabled(self) -> bool:
         """Whether families may pay through Stripe Checkout."""
         return self.stripe_secret_key_file is not None
+
+    @property
+    def audit_anchors(self) -> Path:
+        """The file the audit chain's head is appended to (see :mod:`app.audit.anchors`)."""
+        return self.audit_anchor_file or self.var_dir / "audit-anchors.jsonl"
 
     @property
     def blob_dir(self) -> Path:

@@ -15,7 +15,7 @@ from app.auth.models import (
 )
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
-from app.downloads.models import Bundle, BundleItem, DownloadLink
+from app.downloads.models import Bundle, BundleItem, DownloadLink, DownloadSuspension
 from app.families.models import Invitation
 from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
 from app.investigate.models import Investigation, PhotoFeatures
@@ -51,6 +51,7 @@ __all__ = [
     "Delivery",
     "DeliveryKind",
     "DownloadLink",
+    "DownloadSuspension",
     "Enrolment",
     "Entitlement",
     "Event",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.audit.anchors import write_anchor
 from app.auth.models import StaffUser
 from app.auth.policies import require, sees_every_school
 from app.errors import Invalid, NotFound, Unavailable
@@ -37,8 +39,10 @@ from app.photos.blobs import PREVIEW, read_derivative
 from app.schools.models import School
 from app.web.actions import Audited, checked, commit_action
 from app.web.audit import audit
-from app.web.context import blobs, db_session, limits, now, watermarks
+from app.web.context import blobs, db_session, keys, limits, now, runtime, watermarks
 from app.web.identity import staff_or_403, staff_required
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("investigate", __name__, url_prefix="/investigate", template_folder="templates")
 
@@ -280,6 +284,11 @@ def _evidence(case: Investigation, form: str) -> Evidence:
     except RejectedImage:
         raise Invalid(_("The stored suspect image can no longer be read.")) from None
     session.commit()
+    # The head the report cites also goes outside the database, once it is committed.
+    try:
+        write_anchor(session, runtime().settings.audit_anchors, key=keys().audit, now=now())
+    except OSError:
+        logger.exception("the audit chain's head could not be anchored")
     return evidence
 
 
