@@ -16,6 +16,14 @@ from app.errors import Invalid, NotFound, Unavailable
 from app.extensions import limiter
 from app.i18n import gettext as _
 from app.imaging import PREVIEW_LONG_SIDE, RejectedImage, encode_jpeg
+from app.investigate.actions import (
+    escalate,
+    escalated_cases,
+    family_suspension,
+    lift_named_family,
+    suspend_named_family,
+    withdraw_escalation,
+)
 from app.investigate.forms import NotesForm, SuspectForm
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school
@@ -89,7 +97,13 @@ def index() -> str:
     staff = _investigator()
     form = SuspectForm()
     form.school_id.choices = _school_choices(staff)
-    return render_template("investigate/index.html", cases=cases_of(db_session(), staff), form=form)
+    session = db_session()
+    return render_template(
+        "investigate/index.html",
+        cases=cases_of(session, staff),
+        escalated=escalated_cases(session) if sees_every_school(staff) else [],
+        form=form,
+    )
 
 
 @bp.post("/")
@@ -144,6 +158,7 @@ def _verdict_context(case: Investigation) -> dict[str, Any]:
     read = next((r for r in reads if r.get("payload_found") and r.get("region")), None)
     context["suspect_box"] = read["region"] if read else (match or {}).get("suspect_box")
     context["preview_size"] = _preview_size(case)
+    context["suspension"] = family_suspension(session, case)
     return context
 
 
@@ -259,6 +274,68 @@ def revoke_sessions(case_id: int) -> WerkzeugResponse:
             subject=f"investigation:{case.id}",
             details={"guardian_id": guardian_id, "sessions": ended},
         ),
+    )
+
+
+@bp.post("/cases/<id:case_id>/suspend-downloads")
+@staff_required
+def suspend_family_downloads(case_id: int) -> WerkzeugResponse:
+    """Pause the named family's downloads; nothing they bought is taken away."""
+    staff, case = _case(case_id)
+    suspension = suspend_named_family(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The family's downloads are suspended. Lifting it gives back the time it lasted."),
+        audited=Audited(
+            "investigate.downloads_suspended",
+            subject=f"investigation:{case.id}",
+            details={"family_id": suspension.family_id, "suspension_id": suspension.id},
+        ),
+    )
+
+
+@bp.post("/cases/<id:case_id>/lift-downloads")
+@staff_required
+def lift_family_downloads(case_id: int) -> WerkzeugResponse:
+    staff, case = _case(case_id)
+    suspension, extended = lift_named_family(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The family can download again; the suspended time was given back."),
+        audited=Audited(
+            "investigate.downloads_resumed",
+            subject=f"investigation:{case.id}",
+            details={
+                "family_id": suspension.family_id,
+                "suspension_id": suspension.id,
+                "entitlements_extended": extended,
+            },
+        ),
+    )
+
+
+@bp.post("/cases/<id:case_id>/escalate")
+@staff_required
+def escalate_case(case_id: int) -> WerkzeugResponse:
+    """Tell the platform's operators: the case heads their list."""
+    staff, case = _case(case_id)
+    escalate(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The operator has been told of this case."),
+        audited=Audited("investigate.escalated", subject=f"investigation:{case.id}"),
+    )
+
+
+@bp.post("/cases/<id:case_id>/withdraw-escalation")
+@staff_required
+def withdraw_case_escalation(case_id: int) -> WerkzeugResponse:
+    staff, case = _case(case_id)
+    withdraw_escalation(db_session(), staff, case)
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The case was taken back from the operator."),
+        audited=Audited("investigate.escalation_withdrawn", subject=f"investigation:{case.id}"),
     )
 
 
