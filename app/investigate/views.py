@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -15,6 +15,7 @@ from app.auth.policies import require, sees_every_school
 from app.errors import Invalid, NotFound, Unavailable
 from app.extensions import limiter
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
 from app.imaging import PREVIEW_LONG_SIDE, RejectedImage, encode_jpeg
 from app.investigate.actions import (
     escalate,
@@ -27,6 +28,7 @@ from app.investigate.actions import (
 from app.investigate.forms import NotesForm, SuspectForm
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school
+from app.investigate.progress import STEPS, progress_board, valid_key
 from app.investigate.report import Evidence, build_evidence, sections
 from app.investigate.report_pdf import NoReportFont, render_pdf, report_font
 from app.investigate.services import (
@@ -57,6 +59,14 @@ bp = Blueprint("investigate", __name__, url_prefix="/investigate", template_fold
 #: Evidence images are for this investigator's browser only, never a shared cache or disk.
 NO_STORE = "no-store"
 VIEW_QUALITY = 90
+#: What the page says while each step runs.
+STEP_LABELS = {
+    "blind": _l("Reading the invisible mark…"),
+    "index": _l("Indexing photos not yet searched…"),
+    "candidates": _l("Looking for the source photo…"),
+    "informed": _l("Reading the mark against the source photo…"),
+    "done": _l("Done: opening the verdict…"),
+}
 
 
 def _investigator() -> StaffUser:
@@ -126,7 +136,18 @@ def open_investigation() -> WerkzeugResponse:
     case, image = open_case(
         session, blobs(), staff, data=data, school_id=school_id, limits=limits(), now=now()
     )
-    search_case(session, blobs(), watermarks(), staff, case, image=image, now=now())
+    key = valid_key(form.progress_key.data)
+    board = progress_board()
+    search_case(
+        session,
+        blobs(),
+        watermarks(),
+        staff,
+        case,
+        image=image,
+        now=now(),
+        progress=(lambda step: board.set(staff.id, key, step)) if key else None,
+    )
     return commit_action(
         url_for("investigate.show_case", case_id=case.id),
         audited=Audited(
@@ -140,6 +161,27 @@ def open_investigation() -> WerkzeugResponse:
             },
         ),
     )
+
+
+@bp.get("/progress/<key>")
+@staff_required
+def search_progress(key: str) -> Response:
+    """The step the investigator's running search has reached (``null`` before it starts)."""
+    staff = _investigator()
+    valid = valid_key(key)
+    if valid is None:
+        raise NotFound()
+    step = progress_board().get(staff.id, valid)
+    response = jsonify(
+        {
+            "step": step,
+            "number": STEPS.index(step) + 1 if step in STEPS else 0,
+            "of": len(STEPS) - 1,
+            "label": str(STEP_LABELS.get(step or "", "")),
+        }
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return response
 
 
 def _verdict_context(case: Investigation) -> dict[str, Any]:

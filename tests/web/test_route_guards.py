@@ -166,6 +166,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "orders.print_list": EVENT_STAFF,
     "investigate.index": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
     "investigate.open_investigation": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
+    "investigate.search_progress": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
     "investigate.show_case": SCHOOL_MANAGERS,
     "investigate.suspect_image": SCHOOL_MANAGERS,
     "investigate.suspect_view": SCHOOL_MANAGERS,
@@ -312,6 +313,7 @@ def world(app: Flask, session: Session) -> World:
             "alert_id": alert.id,
             "action": "dismiss",
             "provider": "local",
+            "key": "a-search-that-was-never-run-0123",
         },
     )
 
