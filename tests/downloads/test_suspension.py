@@ -62,7 +62,8 @@ def _downloaded(app: Flask, paid: Paid, session: Session) -> tuple[FlaskClient, 
     sign_in(app, family, session, paid.gallery.guardian)
     assert family.get(ask(family, paid.entitlements[0].id)).status_code == 200
     delivery = session.scalars(select(Delivery).order_by(Delivery.id.desc())).first()
-    assert delivery is not None and delivery.family_id == paid.gallery.family.id
+    assert delivery is not None
+    assert delivery.family_id == paid.gallery.family.id
     return family, delivery
 
 
@@ -136,7 +137,8 @@ def test_a_link_asked_for_before_the_suspension_is_refused_and_spends_nothing(
     assert PAUSED in response.text
     session.expire_all()
     entitlement = session.get(Entitlement, paid.entitlements[1].id)
-    assert entitlement is not None and entitlement.downloads_used == 0
+    assert entitlement is not None
+    assert entitlement.downloads_used == 0
 
 
 def test_a_case_without_a_named_family_cannot_suspend(
