@@ -51,6 +51,9 @@ BLOCK_FOR: Final = dt.timedelta(hours=24)
 DEVICE_WINDOW: Final = dt.timedelta(days=30)
 _REFERENCE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
+#: Rules whose request is answered 429 (the account keeps its access, at a person's pace).
+THROTTLED_RULES: Final = frozenset({"previews_scraped", "downloads_beyond_purchases"})
+
 #: Why a rule fired, in words a family and a school understand.
 RULE_TEXT: Final = {
     "devices_30d": _l("Many different devices used this account in the last 30 days."),
@@ -58,9 +61,13 @@ RULE_TEXT: Final = {
     "networks_24h": _l("This account was used from more than three networks in a day."),
     "countries_7d": _l("This account was used from more than two countries in a week."),
     "impossible_travel": _l(
-        "This account was used from two countries too far apart for the time between them."
+        "One device used this account from two countries too far apart for the time between them."
     ),
+    "countries_at_once": _l("Devices in two countries used this account within two hours."),
     "previews_scraped": _l("Previews were opened faster than a person looks at photos."),
+    "downloads_beyond_purchases": _l(
+        "Downloads were asked for far more often in a day than the family's purchases allow."
+    ),
     "session_moved": _l("A sign-in was used from another device or browser than its own."),
     "families_per_device": _l("One device signed in to several families' accounts."),
     "families_per_browser_on_network": _l(
@@ -449,7 +456,7 @@ def judge(
         ):
             step_up = True
     throttle = any(
-        f.rule == "previews_scraped" for s in scores if s.entity == account for f in s.findings
+        f.rule in THROTTLED_RULES for s in scores if s.entity == account for f in s.findings
     )
     return Verdict(
         step_up=step_up, throttle=throttle, decisions=tuple(decisions), scores=tuple(scores)

@@ -28,6 +28,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.models import Guardian, UserSession
@@ -41,6 +42,7 @@ from app.guard.services import observe as observe_signals
 from app.guard.store import KEY_PREFIX, SignalStore, make_store
 from app.i18n import gettext as _
 from app.network import locate
+from app.orders.models import Entitlement
 from app.urls import safe_next
 from app.useragents import parse_agent
 from app.web.audit import audit
@@ -68,6 +70,18 @@ def signal_store() -> SignalStore:
     return store
 
 
+def _purchased(family_id: int | None) -> int:
+    """The downloads the family's purchases allow in all (refunded ones left out)."""
+    if family_id is None:
+        return 0
+    total = db_session().scalar(
+        select(func.coalesce(func.sum(Entitlement.downloads_allowed), 0)).where(
+            Entitlement.family_id == family_id, Entitlement.revoked_at.is_(None)
+        )
+    )
+    return int(total or 0)
+
+
 def _observation(kind: SignalKind, guardian: Guardian, record: UserSession | None) -> Observation:
     place = locate(client_ip())
     agent = parse_agent(request.headers.get("User-Agent", "")).label
@@ -84,6 +98,7 @@ def _observation(kind: SignalKind, guardian: Guardian, record: UserSession | Non
         owner=place.owner,
         country=place.country,
         at=now(),
+        purchased=_purchased(guardian.family_id) if kind is SignalKind.DOWNLOAD else 0,
     )
 
 
