@@ -141,7 +141,12 @@ def alerts() -> str:
         "labels": daily.days,
         "sign_ins": daily.sign_ins,
         "alerts": daily.alerts,
-        "names": {"sign_ins": _("Family sign-ins"), "alerts": _("Alerts")},
+        "downloads": daily.downloads,
+        "names": {
+            "sign_ins": _("Family sign-ins"),
+            "downloads": _("Downloads"),
+            "alerts": _("Alerts"),
+        },
     }
     return render_template(
         "guard/alerts.html",
