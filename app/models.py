@@ -19,6 +19,7 @@ from app.downloads.models import Bundle, BundleItem, DownloadLink, DownloadSuspe
 from app.families.models import Invitation
 from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
 from app.investigate.models import Investigation, PhotoFeatures
+from app.mail.models import OutgoingMail
 from app.orders.models import (
     CartItem,
     Entitlement,
@@ -66,6 +67,7 @@ __all__ = [
     "OidcLoginRequest",
     "Order",
     "OrderItem",
+    "OutgoingMail",
     "PaymentEvent",
     "Photo",
     "PhotoDeletion",

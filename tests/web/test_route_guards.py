@@ -183,6 +183,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "investigate.report_pdf": SCHOOL_MANAGERS,
     "guard.step_up": frozenset({Role.GUARDIAN}),
     "guard.start_step_up": frozenset({Role.GUARDIAN}),
+    "guard.enter_step_up_code": frozenset({Role.GUARDIAN}),
+    "guard.resend_step_up_code": frozenset({Role.GUARDIAN}),
     "guard.alerts": SCHOOL_MANAGERS | {Role.OTHER_ADMIN},
     "guard.show_alert": SCHOOL_MANAGERS,
     "guard.act_on_alert": SCHOOL_MANAGERS,
