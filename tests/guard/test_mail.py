@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import Guardian, StaffRole
 from app.db import utcnow
 from app.guard.notify import send_digests
+from app.jobs import JobQueue
 from app.mail.models import OutgoingMail
 from app.mail.services import deliver_pending
 from app.schools.models import School
@@ -35,6 +36,7 @@ def _mail(session: Session, kind: str) -> list[OutgoingMail]:
 def test_the_family_is_mailed_at_its_roster_contact_when_its_account_reaches_a_notice(
     app: Flask, session: Session, school: School, device: Callable[..., Device]
 ) -> None:
+    runtime(app).jobs = JobQueue(None)  # the embedded default: no queue, mail goes at once
     family = make_family(session, school, contact="home@example.net")
     guardian = make_guardian(session, family, email="login@example.com")
     session.commit()

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.guard.models import GuardAlert, GuardStepUp, Step
 from app.guard.services import apply_step, new_reference
+from app.jobs import JobQueue
 from app.mail.models import OutgoingMail
 from app.web.context import runtime
 from tests.auth.conftest import provider_config
@@ -147,6 +148,7 @@ def test_with_an_e_mail_on_the_roster_the_step_up_also_needs_the_code_sent_there
     oidc: LocalProvider,
     oidc_users: dict[str, UserSpec],
 ) -> None:
+    runtime(app).jobs = JobQueue(None)  # the embedded default: no queue, mail goes at once
     alice = oidc_users["alice"]
     assert family_sign_in(client, alice).status_code == 302
     guardian = _guardian(session, alice)
