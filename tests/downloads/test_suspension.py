@@ -23,7 +23,7 @@ from app.orders.models import Entitlement
 from tests.downloads.conftest import Paid, ask
 from tests.factories import make_school, make_staff
 from tests.orders.conftest import Signer, csrf
-from tests.support.web import Clock, sign_in
+from tests.support.web import Clock, in_english, sign_in
 
 PAUSED = "paused this family"
 
@@ -58,7 +58,7 @@ def _case_naming(session: Session, paid: Paid, delivery: Delivery | None) -> Inv
 
 def _downloaded(app: Flask, paid: Paid, session: Session) -> tuple[FlaskClient, Delivery]:
     """The guardian, signed in on their own browser, downloads the first photo."""
-    family = app.test_client()
+    family = in_english(app.test_client())
     sign_in(app, family, session, paid.gallery.guardian)
     assert family.get(ask(family, paid.entitlements[0].id)).status_code == 200
     delivery = session.scalars(select(Delivery).order_by(Delivery.id.desc())).first()
@@ -91,7 +91,7 @@ def test_suspending_the_named_family_stops_its_downloads_and_lifting_gives_the_t
 ) -> None:
     family, delivery = _downloaded(app, paid, session)
     case = _case_naming(session, paid, delivery)
-    admin = login_as(_admin(paid))
+    admin = in_english(login_as(_admin(paid)))
     before = {e.id: e.expires_at for e in session.scalars(select(Entitlement))}
 
     assert _post(admin, case, "suspend-downloads") == 303
@@ -112,7 +112,7 @@ def test_suspending_the_named_family_stops_its_downloads_and_lifting_gives_the_t
     assert family.get("/events").status_code == 200  # browsing is untouched
 
     clock.advance(days=2)  # both sign-ins have timed out meanwhile
-    admin = login_as(_admin(paid))
+    admin = in_english(login_as(_admin(paid)))
     sign_in(app, family, session, paid.gallery.guardian)
     assert _post(admin, case, "lift-downloads") == 303
     resumed = _audited(session, "investigate.downloads_resumed")
@@ -145,7 +145,7 @@ def test_a_case_without_a_named_family_cannot_suspend(
     paid: Paid, login_as: Signer, session: Session
 ) -> None:
     case = _case_naming(session, paid, None)
-    admin = login_as(_admin(paid))
+    admin = in_english(login_as(_admin(paid)))
     assert _post(admin, case, "suspend-downloads") == 409
     assert _post(admin, case, "lift-downloads") == 409
     assert session.scalars(select(DownloadSuspension)).first() is None
@@ -162,7 +162,7 @@ def test_the_operator_is_told_of_an_escalated_case_and_the_school_can_take_it_ba
     case = _case_naming(session, paid, delivery)
     operator = make_staff(session, StaffRole.OPERATOR)
     session.commit()
-    admin = login_as(_admin(paid))
+    admin = in_english(login_as(_admin(paid)))
 
     with caplog.at_level(logging.WARNING, logger="app.investigate.actions"):
         assert _post(admin, case, "escalate") == 303
@@ -172,7 +172,7 @@ def test_the_operator_is_told_of_an_escalated_case_and_the_school_can_take_it_ba
     assert "Escalated to the platform operator" in admin.get(f"/investigate/cases/{case.id}").text
     assert "data-escalated-cases" not in admin.get("/investigate/").text  # operators' list
 
-    desk = app.test_client()
+    desk = in_english(app.test_client())
     sign_in(app, desk, session, operator)
     listing = desk.get("/investigate/").text
     assert "data-escalated-cases" in listing

@@ -19,7 +19,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_school, make_staff
 from tests.investigate.support import UNRELATED, real_photo
 from tests.support.services import free_port
-from tests.support.web import csrf_token
+from tests.support.web import csrf_token, in_english
 
 Signer = Callable[..., FlaskClient]
 KEY = "k" * 20 + "0123456789abcdef"
@@ -60,7 +60,7 @@ def test_the_page_follows_its_own_search_and_nobody_else_sees_it(
     admin = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=school.id)
     colleague = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=school.id)
     session.commit()
-    client = login_as(admin)
+    client = in_english(login_as(admin))
     assert client.get(f"/investigate/progress/{KEY}").json == {
         "step": None,
         "number": 0,

@@ -62,3 +62,9 @@ def dashboard_chart(html: str) -> dict[str, Any]:
     raw = html.split("data-chart='", 1)[1].split("'", 1)[0]
     chart: dict[str, Any] = json.loads(unescape(raw))
     return chart
+
+
+def in_english(client: FlaskClient) -> FlaskClient:
+    """Have ``client`` ask for English pages (the portal's default language is Japanese)."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
