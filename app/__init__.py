@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.extensions import csrf, init_limiter, limiter_storage_options
     from app.guard.watch import init_guard
     from app.i18n import set_default_locale
+    from app.investigate.progress import init_progress
     from app.runtime import build_runtime
     from app.web.context import install_runtime
     from app.web.devices import init_devices
@@ -87,5 +88,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_identity(app)
     init_devices(app)
     init_guard(app)
+    init_progress(app, settings.redis_url)
     register_blueprints(app)
     return app

@@ -45,6 +45,24 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("grant-app")
+@click.argument("role")
+@with_appcontext
+def db_grant_app(role: str) -> None:
+    """Give ROLE (the role the portal runs as) its rights; none to change audit rows.
+
+    PostgreSQL only. Run as the schema's owner after every upgrade.
+    """
+    from app.audit.grants import NotPostgres, grant_app_role
+
+    try:
+        with runtime().database.engine.begin() as connection:
+            schema = grant_app_role(connection, role)
+    except NotPostgres as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{role} may read and write {schema}; audit_events only SELECT and INSERT")
+
+
 @cli.command()
 @with_appcontext
 def demo() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 Environment = Literal["development", "production", "test"]
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "production", "test")
@@ -202,6 +203,22 @@ def _read_oidc_providers(path: Path) -> tuple[OidcProviderConfig, ...]:
     return tuple(providers)
 
 
+def _smtp_url(raw: str) -> str:
+    """The SMTP URL, checked: a scheme this portal speaks and a host."""
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+        raise ConfigError(
+            "PHOTOGATE_SMTP_URL must be smtp://, smtp+starttls:// or smtps://[user@]host[:port]"
+        )
+    if parts.password:
+        raise ConfigError(
+            "PHOTOGATE_SMTP_URL must not hold a password: use PHOTOGATE_SMTP_PASSWORD_FILE"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of one PhotoGate process."""
@@ -243,6 +260,14 @@ class Settings:
     #: School networks (CIDR) whose many families signing in are expected (open days):
     #: the guard's per-network rules leave them out.
     guard_school_networks: tuple[str, ...] = ()
+    #: Where the audit chain's head is written from time to time, outside the database, so
+    #: that deleting the newest audit rows is noticed too; default var/audit-anchors.jsonl.
+    audit_anchor_file: Path | None = None
+    #: Outgoing mail: ``smtp://``, ``smtp+starttls://`` or ``smtps://[user@]host[:port]``;
+    #: empty writes each message to var/mail/ (see app.mail.services).
+    smtp_url: str = ""
+    smtp_password_file: Path | None = None
+    mail_from: str = "PhotoGate <no-reply@localhost>"
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -350,6 +375,14 @@ class Settings:
             guard_school_networks=_parse_networks(
                 "PHOTOGATE_GUARD_SCHOOL_NETWORKS", get("PHOTOGATE_GUARD_SCHOOL_NETWORKS") or ""
             ),
+            smtp_url=_smtp_url(get("PHOTOGATE_SMTP_URL") or ""),
+            smtp_password_file=Path(smtp_password)
+            if (smtp_password := get("PHOTOGATE_SMTP_PASSWORD_FILE"))
+            else None,
+            mail_from=get("PHOTOGATE_MAIL_FROM") or "PhotoGate <no-reply@localhost>",
+            audit_anchor_file=Path(anchor_file)
+            if (anchor_file := get("PHOTOGATE_AUDIT_ANCHOR_FILE"))
+            else None,
         )
         settings.validate()
         return settings
@@ -387,6 +420,11 @@ class Settings:
     def stripe_enabled(self) -> bool:
         """Whether families may pay through Stripe Checkout."""
         return self.stripe_secret_key_file is not None
+
+    @property
+    def audit_anchors(self) -> Path:
+        """The file the audit chain's head is appended to (see :mod:`app.audit.anchors`)."""
+        return self.audit_anchor_file or self.var_dir / "audit-anchors.jsonl"
 
     @property
     def blob_dir(self) -> Path:

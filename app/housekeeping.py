@@ -1,5 +1,7 @@
 """Time-driven chores: orders not paid in time expire, yesterday's marked previews and
-ZIPs fetched or left past their hour go.
+ZIPs fetched or left past their hour go, the audit chain's head is anchored outside the
+database, each school's daily digest of the guard's alerts is queued (once a UTC day) and
+the outbox is sent.
 
 They run in the worker between jobs (with the reaper), when ``photogate serve`` starts and
 then every few minutes in the embedded default, and from ``photogate tidy`` (for a cron job
@@ -12,8 +14,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from app.audit.anchors import write_anchor
 from app.deliveries.services import forget_marked_previews
 from app.downloads.bundles import forget_expired_bundles
+from app.guard.notify import send_digests
+from app.mail.services import deliver_pending
 from app.orders.services import expire_unpaid
 from app.runtime import Runtime
 
@@ -29,6 +34,9 @@ class TidyReport:
     expired_orders: int = 0
     preview_deliveries_cleared: int = 0
     bundles_cleared: int = 0
+    anchored_event: int | None = None
+    digests_queued: int = 0
+    mail_sent: int = 0
 
 
 def tidy(runtime: Runtime) -> TidyReport:
@@ -54,6 +62,23 @@ def tidy(runtime: Runtime) -> TidyReport:
             report.bundles_cleared = forget_expired_bundles(session, runtime.blobs, now=now)
     except Exception:
         logger.exception("housekeeping: clearing fetched and expired ZIPs failed")
+    try:
+        with runtime.database.session_scope(write=False) as session:
+            anchor = write_anchor(
+                session, runtime.settings.audit_anchors, key=runtime.keys.audit, now=now
+            )
+        report.anchored_event = anchor.event_id if anchor is not None else None
+    except Exception:
+        logger.exception("housekeeping: anchoring the audit chain failed")
+    try:
+        with runtime.database.session_scope() as session:
+            report.digests_queued = send_digests(session, now=now)
+    except Exception:
+        logger.exception("housekeeping: the schools' daily digests failed")
+    try:
+        report.mail_sent = deliver_pending(runtime)
+    except Exception:
+        logger.exception("housekeeping: sending the outbox failed")
     if report.expired_orders:
         logger.info("housekeeping: %d unpaid orders expired", report.expired_orders)
     return report

@@ -15,10 +15,11 @@ from app.auth.models import (
 )
 from app.db import Base
 from app.deliveries.models import Delivery, DeliveryKind
-from app.downloads.models import Bundle, BundleItem, DownloadLink
+from app.downloads.models import Bundle, BundleItem, DownloadLink, DownloadSuspension
 from app.families.models import Invitation
 from app.guard.models import GuardAlert, GuardHold, GuardHousehold, GuardStepUp
 from app.investigate.models import Investigation
+from app.mail.models import OutgoingMail
 from app.orders.models import (
     CartItem,
     Entitlement,
@@ -52,6 +53,7 @@ __all__ = [
     "Delivery",
     "DeliveryKind",
     "DownloadLink",
+    "DownloadSuspension",
     "Enrolment",
     "Entitlement",
     "Event",
@@ -66,6 +68,7 @@ __all__ = [
     "OidcLoginRequest",
     "Order",
     "OrderItem",
+    "OutgoingMail",
     "PaymentEvent",
     "Photo",
     "PhotoDeletion",

@@ -131,3 +131,32 @@ class BundleItem(Base):
 
     bundle: Mapped[Bundle] = relationship(back_populates="items")
     order_item: Mapped[OrderItem | None] = relationship()
+
+
+class DownloadSuspension(Base):
+    """The school has paused a family's downloads, e.g. while it looks into a leak.
+
+    The family keeps everything it bought: entitlements are not touched, and lifting the
+    suspension gives back the download time it lasted. Only one can be in force per family
+    at a time (the newest unlifted row).
+    """
+
+    __tablename__ = "download_suspensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), index=True
+    )
+    #: The investigation that asked for it, if any.
+    investigation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("investigations.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    lifted_at: Mapped[dt.datetime | None]
+    lifted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )

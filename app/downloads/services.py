@@ -41,6 +41,7 @@ from app.deliveries.services import (
     new_delivery,
 )
 from app.downloads.models import DownloadLink
+from app.downloads.suspensions import suspension_in_force
 from app.errors import AppError, Forbidden, NotFound
 from app.i18n import gettext as _
 from app.keys import WatermarkKeys
@@ -103,6 +104,14 @@ def check_downloadable(session: Session, entitlement: Entitlement, now: dt.datet
     why (used up, expired, refunded, or the photo withdrawn)."""
     if entitlement.revoked_at is not None:
         raise DownloadRefused(_("This purchase was refunded or cancelled: it has no downloads."))
+    if suspension_in_force(session, entitlement.family_id) is not None:
+        raise DownloadRefused(
+            _(
+                "The school has paused this family's downloads while it looks into a concern."
+                " Nothing you bought is lost: the time is given back when downloads resume."
+                " Please contact the school."
+            )
+        )
     if now >= entitlement.expires_at:
         raise DownloadRefused(_("The download period of this photo has ended."))
     if entitlement.downloads_left <= 0:

@@ -94,7 +94,9 @@ class GuardHold(Base):
 
 
 class GuardStepUp(Base):
-    """A session that re-authenticated at the provider after a step-up was asked for."""
+    """A session that re-authenticated at the provider after a step-up was asked for, and
+    (when the family's roster contact is an e-mail address) entered the one-time code sent
+    there: verified once ``verified_at`` is set."""
 
     __tablename__ = "guard_step_ups"
 
@@ -105,7 +107,12 @@ class GuardStepUp(Base):
     session_id: Mapped[int] = mapped_column(
         ForeignKey("user_sessions.id", ondelete="CASCADE"), unique=True
     )
-    verified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[dt.datetime | None]
+    #: HMAC of the one-time code sent to the family's contact (None: no code was needed).
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_sent_to: Mapped[str | None] = mapped_column(String(320))
+    code_expires_at: Mapped[dt.datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class GuardHousehold(Base):

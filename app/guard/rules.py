@@ -52,6 +52,15 @@ NEW_DEVICE_WINDOW: Final = 10 * MINUTE
 PAIR_WINDOW: Final = 7 * DAY
 #: Where the browser-on-network window sits in :func:`signal_reads`.
 _PAIR_READ: Final = 6
+#: One device seen in two countries within this long has travelled faster than anyone can.
+TRAVEL_WINDOW: Final = 2 * HOUR
+#: Points of one device in two countries within the window (a step-up on its own), and of
+#: two devices of one account in two countries within it; phone and VPN networks half.
+TRAVEL_POINTS: Final = 60
+APART_POINTS: Final = 20
+#: Download asks in 24 hours beyond which an account is asking far more than it bought:
+#: twice the downloads its purchases allow, and never fewer than this floor.
+DOWNLOAD_ASKS_FLOOR: Final = 20
 #: Previews a minute beyond which an account is scraping.
 PREVIEWS_PER_MINUTE: Final = 30
 
@@ -77,6 +86,8 @@ class Observation:
     owner: str
     country: str
     at: dt.datetime
+    #: For a download ask: the downloads the family's purchases allow in all (0 otherwise).
+    purchased: int = 0
 
     @property
     def ts(self) -> float:
@@ -161,6 +172,7 @@ def _keys(o: Observation) -> dict[str, str]:
         "network": f"net:{o.prefix}:families",
         "session": f"sess:{o.session_id}:devices",
         "session_agent": f"sess:{o.session_id}:agents",
+        "downloads": f"acct:{o.guardian_id}:downloads",
     }
 
 
@@ -175,12 +187,14 @@ def signal_writes(o: Observation) -> list[Write]:
     if o.network:
         writes.append(Write(keys["networks"], o.network, ts))
     if o.country:
-        # The member carries whether the network was mobile or a VPN (travel counts half).
-        writes.append(
-            Write(keys["countries"], f"{o.country}|{int(looks_mobile_or_vpn(o.owner))}", ts)
-        )
+        # The member carries whether the network was mobile or a VPN (travel counts half)
+        # and the device, so that one device moving is told from two devices apart.
+        mobile = int(looks_mobile_or_vpn(o.owner))
+        writes.append(Write(keys["countries"], f"{o.country}|{mobile}|{o.device}", ts))
     if o.kind is SignalKind.PREVIEW:
         writes.append(Write(keys["previews"], f"{ts:.6f}:{o.device[:8]}", ts))
+    if o.kind is SignalKind.DOWNLOAD:
+        writes.append(Write(keys["downloads"], f"{ts:.6f}:{o.device[:8]}", ts))
     if o.kind is SignalKind.SIGN_IN and o.prefix:
         writes.append(Write(keys["network"], o.family, ts))
     if o.session_id is not None:
@@ -191,14 +205,63 @@ def signal_writes(o: Observation) -> list[Write]:
     return writes
 
 
-def _distinct_countries(members: Mapping[str, float]) -> dict[str, tuple[float, bool]]:
-    found: dict[str, tuple[float, bool]] = {}
+@dataclass(frozen=True)
+class CountrySeen:
+    """The newest sighting of a country on an account, and of it on this device."""
+
+    at: float
+    mobile: bool
+    #: When the observed device itself was last there (None: only other devices were).
+    device_at: float | None
+
+
+def _distinct_countries(members: Mapping[str, float], device: str) -> dict[str, CountrySeen]:
+    found: dict[str, CountrySeen] = {}
     for member, at in members.items():
-        country, _, mobile = member.partition("|")
+        # "JP|0|<device>"; members written before devices were kept have no third part.
+        country, _, rest = member.partition("|")
+        mobile, _, seen_on = rest.partition("|")
         previous = found.get(country)
-        if previous is None or at > previous[0]:
-            found[country] = (at, mobile == "1")
+        device_at = previous.device_at if previous is not None else None
+        if seen_on == device and (device_at is None or at > device_at):
+            device_at = at
+        if previous is None or at > previous.at:
+            found[country] = CountrySeen(at, mobile == "1", device_at)
+        else:
+            found[country] = CountrySeen(previous.at, previous.mobile, device_at)
     return found
+
+
+def _travel(o: Observation, by_country: Mapping[str, CountrySeen]) -> Finding | None:
+    """Another country on the account within the travel window: the same device there is
+    impossible travel (a step-up), other devices there are two places at once (a notice at
+    most: a relative abroad looks like that). Phone and VPN networks count half."""
+    if not o.country:
+        return None
+    ts = o.ts
+    recent = {
+        country: seen
+        for country, seen in by_country.items()
+        if country != o.country and seen.at >= ts - TRAVEL_WINDOW
+    }
+    if not recent:
+        return None
+    half = looks_mobile_or_vpn(o.owner) or any(seen.mobile for seen in recent.values())
+    moved = sorted(
+        country
+        for country, seen in recent.items()
+        if seen.device_at is not None and seen.device_at >= ts - TRAVEL_WINDOW
+    )
+    points, rule, whence = (
+        (TRAVEL_POINTS, "impossible_travel", moved)
+        if moved
+        else (APART_POINTS, "countries_at_once", sorted(recent))
+    )
+    return Finding(
+        rule,
+        points // 2 if half else points,
+        {"from": whence, "to": o.country, "window": "2h", "halved": half},
+    )
 
 
 def _tiered(count: int, tiers: list[tuple[int, int]]) -> int:
@@ -224,6 +287,7 @@ def signal_reads(o: Observation) -> list[Read]:
         Read(keys["network"], ts - HOUR),
         Read(keys["session"], 0.0),
         Read(keys["session_agent"], 0.0),
+        Read(keys["downloads"], ts - DAY),
     ]
 
 
@@ -270,9 +334,8 @@ def score(
     """Score the account, device, network and browser-on-network of ``o`` from the
     windows of :func:`signal_reads` (read after ``o`` was written)."""
     ts = o.ts
-    (devices, networks, countries, previews, families, _first, pair, network, s_dev, s_agent) = (
-        windows
-    )
+    (devices, networks, countries, previews, families, _first, pair, network) = windows[:8]
+    s_dev, s_agent, downloads = windows[8:11]
     account = Score(account_entity(o.guardian_id), members=sorted(devices))
     device = Score(device_entity(o.device), members=sorted(families))
     known_devices = households.get(account.entity, ())
@@ -293,29 +356,26 @@ def score(
         account.findings.append(
             Finding("networks_24h", 20, {"networks": sorted(networks), "window": "24h"})
         )
-    by_country = _distinct_countries(countries)
+    by_country = _distinct_countries(countries, o.device)
     if len(by_country) > 2:
         account.findings.append(
             Finding("countries_7d", 30, {"countries": sorted(by_country), "window": "7d"})
         )
-    if o.country:
-        recent = {
-            country: mobile
-            for country, (at, mobile) in by_country.items()
-            if country != o.country and at >= ts - 2 * HOUR
-        }
-        if recent:
-            half = looks_mobile_or_vpn(o.owner) or any(recent.values())
-            account.findings.append(
-                Finding(
-                    "impossible_travel",
-                    20 if half else 40,
-                    {"from": sorted(recent), "to": o.country, "window": "2h", "halved": half},
-                )
-            )
+    travel = _travel(o, by_country)
+    if travel is not None:
+        account.findings.append(travel)
     if len(previews) > PREVIEWS_PER_MINUTE:
         account.findings.append(
             Finding("previews_scraped", 30, {"previews": len(previews), "window": "1min"})
+        )
+    allowed = max(DOWNLOAD_ASKS_FLOOR, 2 * o.purchased)
+    if o.kind is SignalKind.DOWNLOAD and len(downloads) > allowed:
+        account.findings.append(
+            Finding(
+                "downloads_beyond_purchases",
+                30,
+                {"asks": len(downloads), "purchased": o.purchased, "window": "24h"},
+            )
         )
     issued_device = min(s_dev, key=s_dev.__getitem__) if s_dev else o.device
     issued_agent = min(s_agent, key=s_agent.__getitem__) if s_agent else o.agent
@@ -347,19 +407,17 @@ def score(
         # The same with cookies cleared: fresh devices of one browser on one network,
         # each signing in to another family (only such sign-ins are in ``pair``). Phone and
         # VPN networks share addresses between strangers, so they are left out.
+        # Like one device through many families: 3 is told to the school, 5 blocks.
         fresh_families = {member.split("|", 1)[0] for member in pair}
-        if (
-            fresh_sign_in(o, windows)
-            and not looks_mobile_or_vpn(o.owner)
-            and len(fresh_families) >= 5
-        ):
+        points = 80 if len(fresh_families) >= 5 else 40 if len(fresh_families) >= 3 else 0
+        if points and fresh_sign_in(o, windows) and not looks_mobile_or_vpn(o.owner):
             scores.append(
                 Score(
                     pair_entity(o.prefix, o.agent),
                     [
                         Finding(
                             "families_per_browser_on_network",
-                            80,
+                            points,
                             {"families": len(fresh_families), "agent": o.agent, "window": "7d"},
                         )
                     ],

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Guardian, StaffUser, UserSession
 from app.auth.sessions import end_all_sessions
+from app.deliveries.models import Delivery, DeliveryKind
 from app.errors import Conflict, Invalid
 from app.guard.models import (
     AlertStatus,
@@ -42,6 +43,7 @@ from app.guard.rules import (
 )
 from app.guard.store import RETENTION, Read, SignalStore
 from app.i18n import lazy_gettext as _l
+from app.photos.models import Event, Photo
 from app.schools.models import Family
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ BLOCK_FOR: Final = dt.timedelta(hours=24)
 DEVICE_WINDOW: Final = dt.timedelta(days=30)
 _REFERENCE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
+#: Rules whose request is answered 429 (the account keeps its access, at a person's pace).
+THROTTLED_RULES: Final = frozenset({"previews_scraped", "downloads_beyond_purchases"})
+
 #: Why a rule fired, in words a family and a school understand.
 RULE_TEXT: Final = {
     "devices_30d": _l("Many different devices used this account in the last 30 days."),
@@ -58,9 +63,13 @@ RULE_TEXT: Final = {
     "networks_24h": _l("This account was used from more than three networks in a day."),
     "countries_7d": _l("This account was used from more than two countries in a week."),
     "impossible_travel": _l(
-        "This account was used from two countries too far apart for the time between them."
+        "One device used this account from two countries too far apart for the time between them."
     ),
+    "countries_at_once": _l("Devices in two countries used this account within two hours."),
     "previews_scraped": _l("Previews were opened faster than a person looks at photos."),
+    "downloads_beyond_purchases": _l(
+        "Downloads were asked for far more often in a day than the family's purchases allow."
+    ),
     "session_moved": _l("A sign-in was used from another device or browser than its own."),
     "families_per_device": _l("One device signed in to several families' accounts."),
     "families_per_browser_on_network": _l(
@@ -449,7 +458,7 @@ def judge(
         ):
             step_up = True
     throttle = any(
-        f.rule == "previews_scraped" for s in scores if s.entity == account for f in s.findings
+        f.rule in THROTTLED_RULES for s in scores if s.entity == account for f in s.findings
     )
     return Verdict(
         step_up=step_up, throttle=throttle, decisions=tuple(decisions), scores=tuple(scores)
@@ -607,18 +616,19 @@ def account_devices(
 
 @dataclass(frozen=True)
 class Daily:
-    """Sign-ins and alerts per day, oldest first, for the dashboard's chart."""
+    """Sign-ins, downloads and alerts per day, oldest first, for the dashboard's chart."""
 
     days: list[str]
     sign_ins: list[int]
     alerts: list[int]
+    downloads: list[int]
 
 
 def daily_activity(
     session: Session, school_id: int | None, *, days: int, now: dt.datetime
 ) -> Daily:
-    """Families' sign-ins and the guard's alerts per UTC day over the last ``days`` days,
-    for one school (``None``: every school)."""
+    """Families' sign-ins, full-resolution downloads sent and the guard's alerts per UTC
+    day over the last ``days`` days, for one school (``None``: every school)."""
     first = (now - dt.timedelta(days=days - 1)).date()
     labels = [(first + dt.timedelta(days=n)).isoformat() for n in range(days)]
     since = dt.datetime.combine(first, dt.time(), dt.UTC)
@@ -628,15 +638,27 @@ def daily_activity(
         .where(UserSession.created_at >= since)
     )
     alerts = select(GuardAlert.created_at).where(GuardAlert.created_at >= since)
+    downloads = select(Delivery.sent_at).where(
+        Delivery.kind == DeliveryKind.DOWNLOAD,
+        Delivery.sent_at.is_not(None),
+        Delivery.sent_at >= since,
+    )
     if school_id is not None:
+        downloads = (
+            downloads.join(Photo, Photo.id == Delivery.photo_id)
+            .join(Event, Event.id == Photo.event_id)
+            .where(Event.school_id == school_id)
+        )
         sign_ins = sign_ins.join(Family, Family.id == Guardian.family_id).where(
             Family.school_id == school_id
         )
         alerts = alerts.where(GuardAlert.school_id == school_id)
 
-    def per_day(moments: Sequence[dt.datetime]) -> list[int]:
+    def per_day(moments: Sequence[dt.datetime | None]) -> list[int]:
         counts = dict.fromkeys(labels, 0)
         for moment in moments:
+            if moment is None:
+                continue
             day = moment.astimezone(dt.UTC).date().isoformat()
             if day in counts:
                 counts[day] += 1
@@ -646,6 +668,7 @@ def daily_activity(
         days=labels,
         sign_ins=per_day(list(session.scalars(sign_ins))),
         alerts=per_day(list(session.scalars(alerts))),
+        downloads=per_day(list(session.scalars(downloads))),
     )
 
 

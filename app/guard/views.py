@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -12,9 +12,10 @@ from app.auth.models import Guardian, UserSession
 from app.auth.oidc import LOGIN_REQUEST_LIFETIME
 from app.auth.policies import manages_school, require, require_found, sees_every_school
 from app.auth.tokens import new_token
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import limiter
-from app.guard.models import AlertStatus, GuardAlert, GuardHold, Step
+from app.guard.models import AlertStatus, GuardAlert, GuardHold, GuardStepUp, Step
+from app.guard.notify import code_waiting, enter_code, send_code
 from app.guard.policies import can_see_alert, can_use_guard
 from app.guard.rules import account_entity
 from app.guard.services import (
@@ -28,18 +29,21 @@ from app.guard.services import (
     lift,
     step_up_pending,
 )
-from app.guard.watch import signal_store
+from app.guard.watch import send_mail_soon, signal_store
 from app.i18n import gettext as _
+from app.mail.services import masked
 from app.network import database_date
 from app.schools.models import Family
 from app.urls import safe_next
 from app.web.actions import Audited, commit_action
-from app.web.context import db_session, now, oidc_client
+from app.web.audit import audit
+from app.web.context import db_session, keys, now, oidc_client
 from app.web.forms import ActionForm
 from app.web.identity import (
     current_signed_in,
     guardian_or_403,
     guardian_required,
+    rate_key,
     set_cookie,
     staff_or_403,
     staff_required,
@@ -60,16 +64,60 @@ CHART_DAYS = 14
 def step_up() -> str:
     guardian = guardian_or_403()
     signed_in = current_signed_in()
-    pending = step_up_pending(
-        db_session(), guardian, signed_in.record.id if signed_in else None, now=now()
-    )
+    session_id = signed_in.record.id if signed_in else None
+    pending = step_up_pending(db_session(), guardian, session_id, now=now())
+    waiting = code_waiting(db_session(), session_id) if pending else None
     return render_template(
         "guard/step_up.html",
         pending=pending,
+        code_sent_to=masked(waiting.code_sent_to) if waiting and waiting.code_sent_to else None,
         explanation=str(STEP_TEXT[Step.STEP_UP]),
         next_url=safe_next(request.args.get("next"), ""),
         providers=oidc_client().providers,
         form=ActionForm(),
+    )
+
+
+def _waiting_code() -> tuple[Guardian, int, GuardStepUp]:
+    guardian = guardian_or_403()
+    signed_in = current_signed_in()
+    session_id = signed_in.record.id if signed_in else None
+    waiting = code_waiting(db_session(), session_id)
+    if waiting is None or session_id is None:
+        raise Conflict(_("No code is waiting for this sign-in."))
+    return guardian, session_id, waiting
+
+
+@bp.post("/account/step-up/code")
+@guardian_required
+@limiter.limit("10/minute", key_func=rate_key)
+def enter_step_up_code() -> WerkzeugResponse:
+    """The code mailed to the family's roster contact: the last part of a step-up."""
+    guardian, session_id, waiting = _waiting_code()
+    db = db_session()
+    try:
+        enter_code(db, waiting, request.form.get("code", ""), key=keys().codes, now=now())
+    except (Invalid, Conflict):
+        db.commit()  # the try counts
+        raise
+    audit("guard.stepped_up", actor=guardian, subject=f"session:{session_id}")
+    db.commit()
+    return redirect(safe_next(request.form.get("next"), url_for("gallery.home")), code=303)
+
+
+@bp.post("/account/step-up/code/again")
+@guardian_required
+@limiter.limit("3/10 minutes", key_func=rate_key)
+def resend_step_up_code() -> WerkzeugResponse:
+    guardian, session_id, waiting = _waiting_code()
+    db = db_session()
+    send_code(db, guardian, session_id, waiting.code_sent_to or "", key=keys().codes, now=now())
+    audit("guard.code_sent", actor=guardian, subject=f"session:{session_id}")
+    db.commit()
+    send_mail_soon()
+    flash(_("A new code is on its way."))
+    return redirect(
+        url_for("guard.step_up", next=safe_next(request.form.get("next"), "")), code=303
     )
 
 
@@ -141,7 +189,12 @@ def alerts() -> str:
         "labels": daily.days,
         "sign_ins": daily.sign_ins,
         "alerts": daily.alerts,
-        "names": {"sign_ins": _("Family sign-ins"), "alerts": _("Alerts")},
+        "downloads": daily.downloads,
+        "names": {
+            "sign_ins": _("Family sign-ins"),
+            "downloads": _("Downloads"),
+            "alerts": _("Alerts"),
+        },
     }
     return render_template(
         "guard/alerts.html",

@@ -28,6 +28,8 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.models import Guardian, UserSession
@@ -35,12 +37,15 @@ from app.auth.sessions import end_session
 from app.errors import TooManyRequests
 from app.extensions import client_ip
 from app.guard.models import Step
+from app.guard.notify import roster_contact, send_code, tell_family_of_notice, tell_school_now
 from app.guard.rules import Observation, SignalKind
 from app.guard.services import RULE_TEXT, STEP_TEXT, Verdict, record_step_up, step_up_pending
 from app.guard.services import observe as observe_signals
 from app.guard.store import KEY_PREFIX, SignalStore, make_store
 from app.i18n import gettext as _
+from app.mail.services import deliver_mail
 from app.network import locate
+from app.orders.models import Entitlement
 from app.urls import safe_next
 from app.useragents import parse_agent
 from app.web.audit import audit
@@ -68,6 +73,18 @@ def signal_store() -> SignalStore:
     return store
 
 
+def _purchased(family_id: int | None) -> int:
+    """The downloads the family's purchases allow in all (refunded ones left out)."""
+    if family_id is None:
+        return 0
+    total = db_session().scalar(
+        select(func.coalesce(func.sum(Entitlement.downloads_allowed), 0)).where(
+            Entitlement.family_id == family_id, Entitlement.revoked_at.is_(None)
+        )
+    )
+    return int(total or 0)
+
+
 def _observation(kind: SignalKind, guardian: Guardian, record: UserSession | None) -> Observation:
     place = locate(client_ip())
     agent = parse_agent(request.headers.get("User-Agent", "")).label
@@ -84,6 +101,7 @@ def _observation(kind: SignalKind, guardian: Guardian, record: UserSession | Non
         owner=place.owner,
         country=place.country,
         at=now(),
+        purchased=_purchased(guardian.family_id) if kind is SignalKind.DOWNLOAD else 0,
     )
 
 
@@ -121,12 +139,34 @@ def observe(kind: SignalKind, guardian: Guardian, record: UserSession | None) ->
             alert.reference,
         )
     if verdict.decisions:
+        mailed = _tell(db, guardian, verdict)
         db.commit()
+        if mailed:
+            send_mail_soon()
         if any(
             d.step is Step.NOTICE and d.entity.startswith("account:") for d in verdict.decisions
         ):
             flash(_("A new device signed in to your account. If it was not you, tell your school."))
     return verdict
+
+
+def _tell(db: Session, guardian: Guardian, verdict: Verdict) -> int:
+    """Mail the family of a notice on its account, the school of a block or revoke."""
+    mailed = 0
+    for decision in verdict.decisions:
+        if decision.step is Step.NOTICE and decision.entity == f"account:{guardian.id}":
+            mailed += tell_family_of_notice(db, guardian, decision.alert, now=now()) is not None
+        elif decision.step in (Step.BLOCK, Step.REVOKE):
+            mailed += len(tell_school_now(db, decision.alert, decision.step, now=now()))
+    return mailed
+
+
+def send_mail_soon() -> None:
+    """Send the outbox now (inline) or by the worker; housekeeping catches anything left."""
+    try:
+        runtime().enqueue(deliver_mail)
+    except Exception:  # a mail server or queue down must not cost the request
+        logger.exception("the outbox could not be sent now; housekeeping will retry")
 
 
 def blocked_response(verdict: Verdict) -> WerkzeugResponse:
@@ -188,9 +228,17 @@ def after_sign_in(
     """
     db = db_session()
     if afresh and step_up_pending(db, guardian, None, now=now()):
-        record_step_up(db, guardian, record.id, now=now())
-        audit("guard.stepped_up", actor=guardian, subject=f"session:{record.id}")
-        db.commit()
+        contact = roster_contact(guardian)
+        if contact is None:
+            # No e-mail on the roster: the fresh sign-in at the provider is the step-up.
+            record_step_up(db, guardian, record.id, now=now())
+            audit("guard.stepped_up", actor=guardian, subject=f"session:{record.id}")
+            db.commit()
+        else:
+            send_code(db, guardian, record.id, contact, key=runtime().keys.codes, now=now())
+            audit("guard.code_sent", actor=guardian, subject=f"session:{record.id}")
+            db.commit()
+            send_mail_soon()
     verdict = observe(SignalKind.SIGN_IN, guardian, record)
     if not verdict.allow:
         end_session(db, record, now=now(), reason="guard_blocked")

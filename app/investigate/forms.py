@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import FileField, SelectField, TextAreaField
+from wtforms import FileField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length
 
 from app.i18n import lazy_gettext as _l
@@ -14,6 +14,8 @@ class SuspectForm(Form):
     suspect = FileField(_l("Suspect image (JPEG, PNG, WebP, HEIC, AVIF; a screenshot or crop)"))
     # Operators choose a school or every school; a school administrator has only their own.
     school_id = SelectField(_l("Search the photos of"), choices=[], validate_choice=False)
+    # Made by the page's script: the key under which the search's steps can be followed.
+    progress_key = HiddenField()
 
 
 class NotesForm(Form):

@@ -82,9 +82,15 @@ class Investigation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     searched_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
+    #: Set while the case is brought to the platform operator's attention.
+    escalated_at: Mapped[dt.datetime | None]
+    escalated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
 
     school: Mapped[School | None] = relationship()
-    investigator: Mapped[StaffUser | None] = relationship()
+    investigator: Mapped[StaffUser | None] = relationship(foreign_keys=[investigator_id])
+    escalated_by: Mapped[StaffUser | None] = relationship(foreign_keys=[escalated_by_id])
     delivery: Mapped[Delivery | None] = relationship()
     photo: Mapped[Photo | None] = relationship()
 

@@ -27,6 +27,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -681,12 +682,15 @@ def search_case(
     now: dt.datetime,
     original: Photo | None = None,
     clock: Any = time.perf_counter,
+    progress: Callable[[str], None] | None = None,
 ) -> Search:
     """Run the whole search for the case's suspect and record the verdict (flushed).
 
     ``original``, when the investigator already knows the source photo, is read against
-    first, whatever the candidate search says.
+    first, whatever the candidate search says. ``progress`` is told each step's name
+    (:data:`app.investigate.progress.STEPS`) as it begins.
     """
+    tell = progress or (lambda _step: None)
     if not knows_case(actor, case):
         raise NotFound()
     search = Search()
@@ -696,14 +700,17 @@ def search_case(
     suspect = _for_reading(image)
 
     # 1. Blind read under every kept key.
+    tell("blind")
     delivery = _blind_read(session, watermarks, case, suspect, search)
     search.timings["blind"] = clock() - started
 
     # 2. Candidate source photos (also when the mark was read: the report shows the photo).
     step = clock()
+    tell("index")
     search.indexed = index_missing(session, blobs, case, now=now)
     search.timings["index"] = clock() - step
     step = clock()
+    tell("candidates")
     fingerprint = PerceptualHash(case.suspect_phash or "0" * 16, case.suspect_dhash or "0" * 16)
     hashed = _hash_candidates(session, case, fingerprint)
     regions: list[RegionMatch] = []
@@ -722,6 +729,7 @@ def search_case(
 
     # 3. Informed reads against the best candidates.
     step = clock()
+    tell("informed")
     if delivery is None:
         for candidate in search.candidates[:MAX_INFORMED_READS]:
             delivery = _informed_reads(
@@ -743,6 +751,7 @@ def search_case(
     case.searched_at = now
     session.flush()
     logger.info("investigation %s: %s in %.1f s", case.id, verdict.value, search.timings["total"])
+    tell("done")
     return search
 
 

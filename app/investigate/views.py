@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.audit.anchors import write_anchor
 from app.auth.models import StaffUser
 from app.auth.policies import require, sees_every_school
 from app.errors import Invalid, NotFound, Unavailable
 from app.extensions import limiter
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
 from app.imaging import PREVIEW_LONG_SIDE, RejectedImage, encode_jpeg
+from app.investigate.actions import (
+    escalate,
+    escalated_cases,
+    family_suspension,
+    lift_named_family,
+    suspend_named_family,
+    withdraw_escalation,
+)
 from app.investigate.forms import NotesForm, SuspectForm
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school
+from app.investigate.progress import STEPS, progress_board, valid_key
 from app.investigate.report import Evidence, build_evidence, sections
 from app.investigate.report_pdf import NoReportFont, render_pdf, report_font
 from app.investigate.services import (
@@ -37,14 +49,24 @@ from app.photos.blobs import PREVIEW, read_derivative
 from app.schools.models import School
 from app.web.actions import Audited, checked, commit_action
 from app.web.audit import audit
-from app.web.context import blobs, db_session, limits, now, watermarks
+from app.web.context import blobs, db_session, keys, limits, now, runtime, watermarks
 from app.web.identity import staff_or_403, staff_required
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("investigate", __name__, url_prefix="/investigate", template_folder="templates")
 
 #: Evidence images are for this investigator's browser only, never a shared cache or disk.
 NO_STORE = "no-store"
 VIEW_QUALITY = 90
+#: What the page says while each step runs.
+STEP_LABELS = {
+    "blind": _l("Reading the invisible mark…"),
+    "index": _l("Indexing photos not yet searched…"),
+    "candidates": _l("Looking for the source photo…"),
+    "informed": _l("Reading the mark against the source photo…"),
+    "done": _l("Done: opening the verdict…"),
+}
 
 
 def _investigator() -> StaffUser:
@@ -85,7 +107,13 @@ def index() -> str:
     staff = _investigator()
     form = SuspectForm()
     form.school_id.choices = _school_choices(staff)
-    return render_template("investigate/index.html", cases=cases_of(db_session(), staff), form=form)
+    session = db_session()
+    return render_template(
+        "investigate/index.html",
+        cases=cases_of(session, staff),
+        escalated=escalated_cases(session) if sees_every_school(staff) else [],
+        form=form,
+    )
 
 
 @bp.post("/")
@@ -108,7 +136,18 @@ def open_investigation() -> WerkzeugResponse:
     case, image = open_case(
         session, blobs(), staff, data=data, school_id=school_id, limits=limits(), now=now()
     )
-    search_case(session, blobs(), watermarks(), staff, case, image=image, now=now())
+    key = valid_key(form.progress_key.data)
+    board = progress_board()
+    search_case(
+        session,
+        blobs(),
+        watermarks(),
+        staff,
+        case,
+        image=image,
+        now=now(),
+        progress=(lambda step: board.set(staff.id, key, step)) if key else None,
+    )
     return commit_action(
         url_for("investigate.show_case", case_id=case.id),
         audited=Audited(
@@ -122,6 +161,27 @@ def open_investigation() -> WerkzeugResponse:
             },
         ),
     )
+
+
+@bp.get("/progress/<key>")
+@staff_required
+def search_progress(key: str) -> Response:
+    """The step the investigator's running search has reached (``null`` before it starts)."""
+    staff = _investigator()
+    valid = valid_key(key)
+    if valid is None:
+        raise NotFound()
+    step = progress_board().get(staff.id, valid)
+    response = jsonify(
+        {
+            "step": step,
+            "number": STEPS.index(step) + 1 if step in STEPS else 0,
+            "of": len(STEPS) - 1,
+            "label": str(STEP_LABELS.get(step or "", "")),
+        }
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return response
 
 
 def _verdict_context(case: Investigation) -> dict[str, Any]:
@@ -140,6 +200,7 @@ def _verdict_context(case: Investigation) -> dict[str, Any]:
     read = next((r for r in reads if r.get("payload_found") and r.get("region")), None)
     context["suspect_box"] = read["region"] if read else (match or {}).get("suspect_box")
     context["preview_size"] = _preview_size(case)
+    context["suspension"] = family_suspension(session, case)
     return context
 
 
@@ -258,6 +319,68 @@ def revoke_sessions(case_id: int) -> WerkzeugResponse:
     )
 
 
+@bp.post("/cases/<id:case_id>/suspend-downloads")
+@staff_required
+def suspend_family_downloads(case_id: int) -> WerkzeugResponse:
+    """Pause the named family's downloads; nothing they bought is taken away."""
+    staff, case = _case(case_id)
+    suspension = suspend_named_family(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The family's downloads are suspended. Lifting it gives back the time it lasted."),
+        audited=Audited(
+            "investigate.downloads_suspended",
+            subject=f"investigation:{case.id}",
+            details={"family_id": suspension.family_id, "suspension_id": suspension.id},
+        ),
+    )
+
+
+@bp.post("/cases/<id:case_id>/lift-downloads")
+@staff_required
+def lift_family_downloads(case_id: int) -> WerkzeugResponse:
+    staff, case = _case(case_id)
+    suspension, extended = lift_named_family(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The family can download again; the suspended time was given back."),
+        audited=Audited(
+            "investigate.downloads_resumed",
+            subject=f"investigation:{case.id}",
+            details={
+                "family_id": suspension.family_id,
+                "suspension_id": suspension.id,
+                "entitlements_extended": extended,
+            },
+        ),
+    )
+
+
+@bp.post("/cases/<id:case_id>/escalate")
+@staff_required
+def escalate_case(case_id: int) -> WerkzeugResponse:
+    """Tell the platform's operators: the case heads their list."""
+    staff, case = _case(case_id)
+    escalate(db_session(), staff, case, now=now())
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The operator has been told of this case."),
+        audited=Audited("investigate.escalated", subject=f"investigation:{case.id}"),
+    )
+
+
+@bp.post("/cases/<id:case_id>/withdraw-escalation")
+@staff_required
+def withdraw_case_escalation(case_id: int) -> WerkzeugResponse:
+    staff, case = _case(case_id)
+    withdraw_escalation(db_session(), staff, case)
+    return commit_action(
+        url_for("investigate.show_case", case_id=case.id),
+        _("The case was taken back from the operator."),
+        audited=Audited("investigate.escalation_withdrawn", subject=f"investigation:{case.id}"),
+    )
+
+
 @bp.post("/cases/<id:case_id>/reopen")
 @staff_required
 def reopen_case(case_id: int) -> WerkzeugResponse:
@@ -280,6 +403,11 @@ def _evidence(case: Investigation, form: str) -> Evidence:
     except RejectedImage:
         raise Invalid(_("The stored suspect image can no longer be read.")) from None
     session.commit()
+    # The head the report cites also goes outside the database, once it is committed.
+    try:
+        write_anchor(session, runtime().settings.audit_anchors, key=keys().audit, now=now())
+    except OSError:
+        logger.exception("the audit chain's head could not be anchored")
     return evidence
 
 

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.policies import Permission, has_permission, require, require_found
+from app.downloads.suspensions import suspension_in_force
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import limiter
 from app.i18n import current_locale
@@ -326,6 +327,7 @@ def entitlements() -> str:
         now=moment,
         form=ActionForm(),
         download_endpoint=_download_endpoint(),
+        suspended=suspension_in_force(db_session(), family.id) is not None,
     )
 
 

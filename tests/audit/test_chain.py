@@ -12,6 +12,7 @@ from app.audit.models import ActorKind, AuditEvent
 from app.audit.services import GENESIS_HASH, ip_prefix, record, verify_chain, verify_window
 from app.keys import AUDIT_INFO, derive_key
 from app.web.context import runtime
+from tests.audit.support import drop_append_only_guard
 
 KEY = derive_key(b"k" * 64, AUDIT_INFO)
 
@@ -64,15 +65,6 @@ def test_the_chain_does_not_verify_with_another_key(session: Session) -> None:
     assert not verify_chain(session, key=derive_key(b"other" * 13, AUDIT_INFO)).ok
 
 
-def _drop_guard(session: Session) -> None:
-    # The tamper tests play an attacker with DDL rights; the drop is rolled back afterwards.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))
-    else:
-        session.execute(text("DROP TRIGGER audit_events_no_update"))
-        session.execute(text("DROP TRIGGER audit_events_no_delete"))
-
-
 @pytest.mark.parametrize(
     ("statement", "reason"),
     [
@@ -92,7 +84,7 @@ def test_tampering_with_a_row_breaks_verification(
 ) -> None:
     events = _three(session)
     middle = events[1].id if statement.startswith("DELETE") else events[0].id
-    _drop_guard(session)
+    drop_append_only_guard(session)
     session.execute(text(statement), {"id": middle})
     session.commit()
     session.expire_all()
@@ -129,7 +121,7 @@ def test_the_window_check_reads_only_the_newest_events(session: Session) -> None
     """The audit page's check costs the same however long the log is: an edit older than
     its window is not its to find (the full check finds it), an edit inside it is."""
     events = _many(session, 12)
-    _drop_guard(session)
+    drop_append_only_guard(session)
     session.execute(
         text("UPDATE audit_events SET subject = 'forged' WHERE id = :id"), {"id": events[2].id}
     )
@@ -156,7 +148,7 @@ def test_the_window_check_reads_only_the_newest_events(session: Session) -> None
 
 def test_the_window_check_sees_a_deleted_event_at_its_edge(session: Session) -> None:
     events = _many(session, 8)
-    _drop_guard(session)
+    drop_append_only_guard(session)
     # The oldest event shown links to the one before it, which is gone.
     session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[-4].id})
     session.commit()
@@ -176,7 +168,7 @@ def test_audit_verify_command_names_the_first_bad_event(app: Flask, session: Ses
     assert ok.exit_code == 0, ok.output
     assert "verifies" in ok.output
 
-    _drop_guard(session)
+    drop_append_only_guard(session)
     session.execute(
         text("UPDATE audit_events SET action = 'x' WHERE id = :id"), {"id": events[1].id}
     )

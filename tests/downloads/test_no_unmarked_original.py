@@ -101,6 +101,7 @@ def test_no_response_carries_an_unmarked_full_resolution_image(
         "provider": "local",
         "alert_id": 1,
         "case_id": 1,
+        "key": "k" * 32,
     }
     accounts = [None, gallery.guardian, photographer, gallery.admin, operator]
     bodies: list[tuple[str, bytes]] = []

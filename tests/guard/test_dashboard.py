@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from html import unescape
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,7 +17,7 @@ from app.guard.models import AlertStatus, GuardAlert, Step
 from app.schools.models import School
 from tests.factories import make_school, make_staff
 from tests.guard.conftest import Device
-from tests.support.web import sign_in
+from tests.support.web import dashboard_chart, sign_in
 
 
 def _staff_client(
@@ -38,13 +36,6 @@ def _four_devices(guardian: Guardian, device: Callable[..., Device]) -> list[Dev
     for browser in browsers:
         assert browser.get("/events").status_code == 200
     return browsers
-
-
-def _chart(html: str) -> dict[str, Any]:
-    """The numbers of the dashboard's chart, from its canvas."""
-    raw = html.split("data-chart='", 1)[1].split("'", 1)[0]
-    chart: dict[str, Any] = json.loads(unescape(raw))
-    return chart
 
 
 def _alert(session: Session) -> GuardAlert:
@@ -80,7 +71,7 @@ def test_school_admin_sees_their_alerts_with_evidence_and_others_get_404(
     assert devices_table.count("<td><code>") == 4
 
     # The chart: today's family sign-ins (four sessions) and alerts (one) of this school.
-    chart = _chart(listing)
+    chart = dashboard_chart(listing)
     assert (chart["sign_ins"][-1], chart["alerts"][-1]) == (4, 1)
     assert len(chart["labels"]) == 14
     assert admin.get("/static/vendor/chartjs/chart.umd.js").status_code == 200
@@ -88,7 +79,10 @@ def test_school_admin_sees_their_alerts_with_evidence_and_others_get_404(
     other, _ = _staff_client(app, session, StaffRole.SCHOOL_ADMIN, make_school(session))
     other_listing = other.get("/guard/alerts").get_data(as_text=True)
     assert alert.reference not in other_listing
-    assert (_chart(other_listing)["sign_ins"][-1], _chart(other_listing)["alerts"][-1]) == (0, 0)
+    assert (
+        dashboard_chart(other_listing)["sign_ins"][-1],
+        dashboard_chart(other_listing)["alerts"][-1],
+    ) == (0, 0)
     assert other.get(f"/guard/alerts/{alert.id}").status_code == 404
     assert other.post(f"/guard/alerts/{alert.id}/revoke").status_code == 404
     assert other.get(f"/guard/families/{guardian.family_id}").status_code == 404

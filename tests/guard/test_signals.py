@@ -227,7 +227,7 @@ def test_the_same_open_day_off_the_school_list_is_flagged(
     assert entities == {"pair", "network"}
 
 
-def test_two_countries_within_two_hours_is_impossible_travel(
+def test_one_device_in_two_countries_within_the_hour_is_impossible_travel_and_a_step_up(
     session: Session, new_guardian: Callable[[], Guardian]
 ) -> None:
     guardian = new_guardian()
@@ -250,9 +250,10 @@ def test_two_countries_within_two_hours_is_impossible_travel(
         now=later,
     )
     (account,) = [s for s in verdict.scores if s.entity == f"account:{guardian.id}"]
-    assert [(f.rule, f.points) for f in account.findings] == [("impossible_travel", 40)]
+    assert [(f.rule, f.points) for f in account.findings] == [("impossible_travel", 60)]
+    assert verdict.step_up
     (alert,) = session.scalars(select(GuardAlert)).all()
-    assert alert.step is Step.NOTICE
+    assert alert.step is Step.STEP_UP
 
 
 def test_travel_on_a_phone_network_counts_half(
@@ -278,7 +279,39 @@ def test_travel_on_a_phone_network_counts_half(
         now=later,
     )
     (account,) = [s for s in verdict.scores if s.entity == f"account:{guardian.id}"]
-    assert [(f.rule, f.points) for f in account.findings] == [("impossible_travel", 20)]
+    assert [(f.rule, f.points) for f in account.findings] == [("impossible_travel", 30)]
+    assert not verdict.step_up
+    (alert,) = session.scalars(select(GuardAlert)).all()
+    assert alert.step is Step.NOTICE
+
+
+def test_another_device_abroad_within_the_hour_is_a_weaker_signal_than_travel(
+    session: Session, new_guardian: Callable[[], Guardian]
+) -> None:
+    """A grandparent abroad on their own tablet while the parent is at home: two places at
+    once, which sharing also looks like, but not one device travelling impossibly."""
+    guardian = new_guardian()
+    store = MemoryStore()
+    start = utcnow()
+    observe(
+        session,
+        store,
+        _observation(guardian, country="JP", at=start),
+        guardian=guardian,
+        now=start,
+    )
+    later = start + dt.timedelta(minutes=20)
+    verdict = observe(
+        session,
+        store,
+        _observation(guardian, country="US", owner="Comcast Cable", at=later),
+        guardian=guardian,
+        now=later,
+    )
+    (account,) = [s for s in verdict.scores if s.entity == f"account:{guardian.id}"]
+    assert [(f.rule, f.points) for f in account.findings] == [("countries_at_once", 20)]
+    assert account.findings[0].evidence["from"] == ["JP"]
+    assert not verdict.step_up
     assert session.scalars(select(GuardAlert)).all() == []
 
 
@@ -327,17 +360,24 @@ def test_one_exchange_writes_then_reads_what_it_wrote(redis: Any, kind: str) -> 
     assert second == [{"b": now}, {"x": now - 60}]
 
 
-def test_a_slow_trader_clearing_cookies_every_12_hours_is_blocked_at_the_fifth_family(
+def test_a_slow_trader_clearing_cookies_every_12_hours_is_told_within_a_day_and_blocked_at_five(
     session: Session, new_guardian: Callable[[], Guardian]
 ) -> None:
     store = MemoryStore()
     start = utcnow()
-    verdicts = []
+    verdicts, steps = [], []
     for n in range(5):
         at = start + dt.timedelta(hours=12 * n)
         verdicts.append(
             observe(session, store, _observation(new_guardian(), at=at), guardian=None, now=at)
         )
+        session.expire_all()
+        alert = session.scalars(
+            select(GuardAlert).where(GuardAlert.entity.startswith("pair:"))
+        ).one_or_none()
+        steps.append(alert.step if alert is not None else None)
+    # The third family, 24 hours after the first, is on the school's dashboard.
+    assert steps == [None, None, Step.NOTICE, Step.NOTICE, Step.BLOCK]
     assert [v.allow for v in verdicts] == [True, True, True, True, False]
 
 
@@ -365,3 +405,38 @@ def test_sign_ins_from_kept_devices_never_count_as_cookies_cleared(
     verdict = observe(session, store, _observation(newcomer, at=at), guardian=newcomer, now=at)
     assert verdict.allow
     assert session.scalars(select(GuardAlert)).all() == []
+
+
+def test_download_asks_far_beyond_purchases_are_throttled(
+    session: Session, new_guardian: Callable[[], Guardian]
+) -> None:
+    """Twice what the purchases allow, and never fewer than 20 asks, in 24 hours."""
+    guardian = new_guardian()
+    store = MemoryStore()
+    start = utcnow()
+    device = _observation(guardian).device
+
+    def asks(count: int, purchased: int, offset: dt.timedelta) -> list[bool]:
+        return [
+            observe(
+                session,
+                store,
+                _observation(
+                    guardian,
+                    kind=SignalKind.DOWNLOAD,
+                    device=device,
+                    purchased=purchased,
+                    at=start + offset + dt.timedelta(minutes=n),
+                ),
+                guardian=guardian,
+                now=start + offset + dt.timedelta(minutes=n),
+            ).throttle
+            for n in range(count)
+        ]
+
+    assert asks(22, 3, dt.timedelta(0)).index(True) == 20  # the 21st ask of 9 bought
+    # A day later the window is empty again; a family that bought 30 downloads may ask 60.
+    assert not any(asks(60, 30, dt.timedelta(days=2)))
+    (alert,) = session.scalars(select(GuardAlert)).all()
+    assert alert.step is Step.NOTICE
+    assert [f["rule"] for f in alert.findings if f["points"]] == ["downloads_beyond_purchases"]

@@ -1,5 +1,5 @@
 """The upload page in a real headless Chromium: an image pasted from the clipboard is the
-suspect, and the page says it is searching until the verdict comes."""
+suspect, and the page says it is searching, and at which step, until the verdict comes."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const button = document.querySelector("form[data-investigate] button[type=submit]");
   new MutationObserver(() => {
     const shown = JSON.parse(sessionStorage.getItem("shown") || "[]");
-    shown.push([status.textContent, button.disabled]);
+    const key = document.querySelector("input[data-progress-key]").value;
+    shown.push([status.textContent, button.disabled, key]);
     sessionStorage.setItem("shown", JSON.stringify(shown));
   }).observe(status, { childList: true, characterData: true, subtree: true });
 });
@@ -72,7 +73,16 @@ def test_an_image_pasted_from_the_clipboard_is_searched_with_a_running_status(
     page.locator("form[data-investigate] button[type=submit]").click()
     page.wait_for_url(f"{live_server.url}/investigate/cases/*", timeout=60_000)
     shown = page.evaluate("() => JSON.parse(sessionStorage.getItem('shown') || '[]')")
-    assert any(text.startswith("Searching") and disabled for text, disabled in shown)
+    assert any(text.startswith("Searching") and disabled for text, disabled, _ in shown)
+    # The page made a key for following the search, and the server kept the steps under it
+    # for this investigator (the search may end before a poll sees a step in between).
+    key = shown[-1][2]
+    assert len(key) == 36
+    progress = page.evaluate(
+        "async (key) => (await fetch(`/investigate/progress/${key}`)).json()", key
+    )
+    assert progress["step"] == "done"
+    assert progress["label"] == "Done: opening the verdict…"
 
     assert page.locator("[data-verdict]").get_attribute("data-verdict") == "no_match"
     # The suspect is shown (as a JPEG: the file as uploaded is a download, never inline).

@@ -204,7 +204,16 @@ def test_another_schools_administrator_gets_404_for_the_case_and_its_images(
     for path in ("", "/suspect", "/suspect.jpg", "/source.jpg", "/report", "/report.pdf"):
         assert client.get(f"/investigate/cases/{case.id}{path}").status_code == 404
     client.application.config["WTF_CSRF_ENABLED"] = False
-    for action in ("notes", "close", "reopen", "revoke-sessions"):
+    for action in (
+        "notes",
+        "close",
+        "reopen",
+        "revoke-sessions",
+        "suspend-downloads",
+        "lift-downloads",
+        "escalate",
+        "withdraw-escalation",
+    ):
         response = client.post(f"/investigate/cases/{case.id}/{action}", data={"notes": "x"})
         assert response.status_code == 404
     listing = client.get("/investigate/").get_data(as_text=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from html import unescape
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -52,3 +55,16 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+def dashboard_chart(html: str) -> dict[str, Any]:
+    """The numbers of the guard dashboard's chart, from its canvas."""
+    raw = html.split("data-chart='", 1)[1].split("'", 1)[0]
+    chart: dict[str, Any] = json.loads(unescape(raw))
+    return chart
+
+
+def in_english(client: FlaskClient) -> FlaskClient:
+    """Have ``client`` ask for English pages (the portal's default language is Japanese)."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client

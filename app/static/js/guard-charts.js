@@ -1,4 +1,4 @@
-// The guard dashboard's chart: sign-ins and alerts per day, drawn by the Chart.js that the
+// The guard dashboard's chart: sign-ins, downloads and alerts per day, drawn by the Chart.js that the
 // application serves itself. The numbers come from the canvas's data-chart attribute.
 (function () {
   "use strict";
@@ -13,6 +13,7 @@
       labels: data.labels,
       datasets: [
         { label: data.names.sign_ins, data: data.sign_ins },
+        { label: data.names.downloads, data: data.downloads },
         { label: data.names.alerts, data: data.alerts }
       ]
     },
