@@ -427,6 +427,11 @@ class Settings:
         return self.audit_anchor_file or self.var_dir / "audit-anchors.jsonl"
 
     @property
+    def index_dir(self) -> Path:
+        """The leak investigation's memory-mapped feature indexes (app.investigate.index_files)."""
+        return self.var_dir / "index"
+
+    @property
     def blob_dir(self) -> Path:
         return self.var_dir / "blobs"
 

@@ -1,7 +1,8 @@
 """Time-driven chores: orders not paid in time expire, yesterday's marked previews and
 ZIPs fetched or left past their hour go, the audit chain's head is anchored outside the
-database, each school's daily digest of the guard's alerts is queued (once a UTC day) and
-the outbox is sent.
+database, each school's daily digest of the guard's alerts is queued (once a UTC day), the
+leak investigation's feature indexes are brought up to date on disk, and the outbox is
+sent.
 
 They run in the worker between jobs (with the reaper), when ``photogate serve`` starts and
 then every few minutes in the embedded default, and from ``photogate tidy`` (for a cron job
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.audit.anchors import write_anchor
 from app.deliveries.services import forget_marked_previews
 from app.downloads.bundles import forget_expired_bundles
 from app.guard.notify import send_digests
+from app.investigate.services import refresh_index_files
 from app.mail.services import deliver_pending
 from app.orders.services import expire_unpaid
 from app.runtime import Runtime
@@ -37,6 +39,7 @@ class TidyReport:
     anchored_event: int | None = None
     digests_queued: int = 0
     mail_sent: int = 0
+    indexes_built: list[str] = field(default_factory=list)
 
 
 def tidy(runtime: Runtime) -> TidyReport:
@@ -75,6 +78,11 @@ def tidy(runtime: Runtime) -> TidyReport:
             report.digests_queued = send_digests(session, now=now)
     except Exception:
         logger.exception("housekeeping: the schools' daily digests failed")
+    try:
+        with runtime.database.session_scope(write=False) as session:
+            report.indexes_built = refresh_index_files(session, runtime.settings.index_dir)
+    except Exception:
+        logger.exception("housekeeping: refreshing the investigation's feature indexes failed")
     try:
         report.mail_sent = deliver_pending(runtime)
     except Exception:

@@ -59,6 +59,7 @@ def investigate(
                 image=image,
                 now=held.now(),
                 original=original,
+                index_dir=held.settings.index_dir,
             )
         except AppError as error:
             raise click.ClickException(error.message or type(error).__name__) from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -115,6 +116,8 @@ class Index:
     _keys: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]] = field(
         default_factory=list, repr=False
     )
+    #: Per photo (sorted): its first and past-last row; set when loaded from disk.
+    _runs: tuple[npt.NDArray[np.int64], ...] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, entries: Sequence[tuple[int, Features]]) -> Index:
@@ -169,8 +172,78 @@ class Index:
 
     def subset(self, photo_ids: npt.NDArray[np.int64]) -> Index:
         """The rows of these photos only (no vote table: it is matched exactly)."""
+        if self._runs is not None:
+            # Rows are grouped by photo: slices, without reading every row's photo id (the
+            # arrays may be memory-mapped files far larger than what a search touches).
+            owners, starts, stops = self._runs
+            found = np.searchsorted(owners, photo_ids)
+            pieces = [
+                slice(int(starts[k]), int(stops[k]))
+                for k, wanted in zip(found.tolist(), photo_ids.tolist(), strict=True)
+                if k < len(owners) and owners[k] == wanted
+            ]
+            if not pieces:
+                return Index(
+                    np.zeros(0, np.int32),
+                    np.zeros((0, 2), np.float32),
+                    np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+                )
+            return Index(
+                np.concatenate([self.photo_ids[p] for p in pieces]),
+                np.concatenate([self.points[p] for p in pieces]),
+                np.concatenate([self.descriptors[p] for p in pieces]),
+            )
         rows = np.isin(self.photo_ids, photo_ids)
         return Index(self.photo_ids[rows], self.points[rows], self.descriptors[rows])
+
+    # -- kept on disk ----------------------------------------------------------------------
+
+    def _photo_runs(self) -> tuple[npt.NDArray[np.int64], ...]:
+        """Each photo's first and past-last row, photos sorted (rows must be grouped)."""
+        ids = np.asarray(self.photo_ids)
+        if len(ids) == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+        starts = np.concatenate([[0], change]).astype(np.int64)
+        stops = np.concatenate([change, [len(ids)]]).astype(np.int64)
+        owners = ids[starts].astype(np.int64)
+        order = np.argsort(owners, kind="stable")
+        if len(np.unique(owners)) != len(owners):
+            raise ValueError("the rows of a photo must be together")
+        return owners[order], starts[order], stops[order]
+
+    def save(self, directory: Path) -> None:
+        """Write the arrays, the vote table included, as .npy files into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=False, mode=0o700)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "photo_ids": np.asarray(self.photo_ids),
+            "points": np.asarray(self.points),
+            "descriptors": np.asarray(self.descriptors),
+        }
+        for name, array in zip(("owners", "starts", "stops"), self._photo_runs(), strict=True):
+            arrays[name] = array
+        for k, (values, rows) in enumerate(self._vote_table()):
+            arrays[f"values{k}"] = values
+            arrays[f"rows{k}"] = rows
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", array, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> Index:
+        """An index saved by :meth:`save`, memory-mapped: processes share its pages, and a
+        search reads only the pages it touches."""
+
+        def array(name: str) -> npt.NDArray[Any]:
+            loaded: npt.NDArray[Any] = np.load(
+                directory / f"{name}.npy", mmap_mode="r", allow_pickle=False
+            )
+            return loaded
+
+        index = cls(array("photo_ids"), array("points"), array("descriptors"))
+        index._keys = [(array(f"values{k}"), array(f"rows{k}")) for k in range(CHUNKS)]
+        index._runs = (array("owners"), array("starts"), array("stops"))
+        return index
 
 
 #: Descriptor pieces that vote, and their size (10 x 3 of the 32 bytes).

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -61,6 +62,7 @@ from app.investigate.features import (
     pasted_box,
     refine_placement,
 )
+from app.investigate.index_files import cached_index, version_name
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school, knows_case
 from app.keys import WatermarkKeys
@@ -290,12 +292,17 @@ def revoke_named_sessions(
 # --- the scope and the index --------------------------------------------------------------
 
 
+def _scoped(school_id: int | None, query: Any) -> Any:
+    """``query`` (over photos) narrowed to the ready photos of one school (None: all)."""
+    query = query.join(Event, Event.id == Photo.event_id).where(Photo.status == PhotoStatus.READY)
+    if school_id is not None:
+        query = query.where(Event.school_id == school_id)
+    return query
+
+
 def _scope(case: Investigation, query: Any) -> Any:
     """``query`` (over photos) narrowed to the ready photos of the case's scope."""
-    query = query.join(Event, Event.id == Photo.event_id).where(Photo.status == PhotoStatus.READY)
-    if case.school_id is not None:
-        query = query.where(Event.school_id == case.school_id)
-    return query
+    return _scoped(case.school_id, query)
 
 
 def _in_scope(case: Investigation, photo: Photo) -> bool:
@@ -339,11 +346,16 @@ _KEEP_INDEXES: Final = 2
 _INDEX_LOCK = threading.Lock()
 
 
-def load_index(session: Session, case: Investigation) -> Index:
-    """The feature index of the case's scope, in one matrix (kept in the process)."""
+def scope_name(school_id: int | None) -> str:
+    """How a search scope is named on disk: ``school-12``, or ``all`` for every school."""
+    return f"school-{school_id}" if school_id is not None else "all"
+
+
+def _index_stamp(session: Session, school_id: int | None) -> tuple[Any, ...]:
+    """What changes whenever a photo of the scope is indexed, re-indexed or leaves it."""
     version = session.execute(
-        _scope(
-            case,
+        _scoped(
+            school_id,
             select(
                 func.count(PhotoFeatures.photo_id),
                 func.max(PhotoFeatures.made_at),
@@ -352,15 +364,13 @@ def load_index(session: Session, case: Investigation) -> Index:
             ).join(Photo, Photo.id == PhotoFeatures.photo_id),
         )
     ).one()
-    key = (str(session.get_bind().engine.url), case.school_id)
-    stamp = tuple(version)
-    with _INDEX_LOCK:
-        held = _INDEXES.get(key)
-        if held is not None and held[0] == stamp:
-            return held[1]
+    return tuple(version)
+
+
+def _build_index(session: Session, school_id: int | None) -> Index:
     rows = session.execute(
-        _scope(
-            case,
+        _scoped(
+            school_id,
             select(
                 PhotoFeatures.photo_id,
                 PhotoFeatures.points,
@@ -370,17 +380,64 @@ def load_index(session: Session, case: Investigation) -> Index:
             ).join(Photo, Photo.id == PhotoFeatures.photo_id),
         )
     )
-    index = Index.build(
+    return Index.build(
         [
             (photo_id, Features.from_bytes(points, descriptors, width, height))
             for photo_id, points, descriptors, width, height in rows
         ]
     )
+
+
+def load_index(session: Session, case: Investigation, *, index_dir: Path | None = None) -> Index:
+    """The feature index of the case's scope, in one matrix (kept in the process).
+
+    With ``index_dir`` the index is the scope's memory-mapped files there
+    (:mod:`app.investigate.index_files`), built first if this version has none.
+    """
+    return _scope_index(session, case.school_id, index_dir=index_dir)
+
+
+def _scope_index(session: Session, school_id: int | None, *, index_dir: Path | None) -> Index:
+    stamp = _index_stamp(session, school_id)
+    key = (str(session.get_bind().engine.url), school_id, str(index_dir))
+    with _INDEX_LOCK:
+        held = _INDEXES.get(key)
+        if held is not None and held[0] == stamp:
+            return held[1]
+    if index_dir is None:
+        index = _build_index(session, school_id)
+    else:
+        index = cached_index(
+            index_dir, scope_name(school_id), stamp, lambda: _build_index(session, school_id)
+        )
     with _INDEX_LOCK:
         while len(_INDEXES) >= _KEEP_INDEXES:
             _INDEXES.pop(next(iter(_INDEXES)))
         _INDEXES[key] = (stamp, index)
     return index
+
+
+def refresh_index_files(session: Session, index_dir: Path) -> list[str]:
+    """Bring every school's index files up to date (and every-school's, once it exists),
+    so that a search finds them ready; returns the scopes that were built."""
+    built: list[str] = []
+    school_ids = session.scalars(
+        select(Event.school_id)
+        .join(Photo, Photo.event_id == Event.id)
+        .join(PhotoFeatures, PhotoFeatures.photo_id == Photo.id)
+        .where(Photo.status == PhotoStatus.READY)
+        .distinct()
+    ).all()
+    scopes: list[int | None] = [*sorted(school_ids)]
+    if index_dir.is_dir() and any(p.name.startswith("all-") for p in index_dir.iterdir()):
+        scopes.append(None)
+    for school_id in scopes:
+        stamp = _index_stamp(session, school_id)
+        name = version_name(scope_name(school_id), stamp)
+        if not (index_dir / name).is_dir():
+            _scope_index(session, school_id, index_dir=index_dir)
+            built.append(scope_name(school_id))
+    return built
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -683,6 +740,7 @@ def search_case(
     original: Photo | None = None,
     clock: Any = time.perf_counter,
     progress: Callable[[str], None] | None = None,
+    index_dir: Path | None = None,
 ) -> Search:
     """Run the whole search for the case's suspect and record the verdict (flushed).
 
@@ -715,7 +773,7 @@ def search_case(
     hashed = _hash_candidates(session, case, fingerprint)
     regions: list[RegionMatch] = []
     if delivery is None or not hashed:
-        index = load_index(session, case)
+        index = load_index(session, case, index_dir=index_dir)
         regions = find_regions(detect(image, features=SUSPECT_FEATURES), index)
     search.candidates = _merge(hashed, regions)
     if original is not None:

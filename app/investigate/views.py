@@ -147,6 +147,7 @@ def open_investigation() -> WerkzeugResponse:
         image=image,
         now=now(),
         progress=(lambda step: board.set(staff.id, key, step)) if key else None,
+        index_dir=runtime().settings.index_dir,
     )
     return commit_action(
         url_for("investigate.show_case", case_id=case.id),
