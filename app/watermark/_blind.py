@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._lattice import Lattice, find_lattices, peak_offset
+from ._lattice import Lattice, lattice_stages, peak_offset, same_lattice
 from ._pattern import OVERSAMPLE, TILE
 from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual, whiten
 
@@ -48,6 +48,8 @@ SCAN_TILES = 4
 SCAN_STEP = 1.0
 SCAN_MAX_PITCH = 12.0
 SCAN_LEVEL_PITCH = 1.6
+# Lattices through the strongest autocorrelation peak screened before the full search.
+FIRST_LOOK = 4
 
 
 @dataclass(frozen=True)
@@ -105,18 +107,33 @@ class Pyramid:
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
     """Lattice hypotheses from every analysis level, strongest first."""
-    found = [g for level in geometries_by_level(pyramid) for g in level]
+    found = [
+        g
+        for batch in geometries_by_level(pyramid)
+        if not batch.first_look
+        for g in batch.geometries
+    ]
     found.sort(key=lambda g: -g.lattice.strength)
     return found
 
 
-def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
-    """Lattice hypotheses one analysis level at a time (strongest first within a level), so
-    that a reader can stop as soon as one decodes; none repeats an earlier level's."""
+@dataclass(frozen=True)
+class Batch:
+    """Hypotheses to screen, strongest first. A first look comes ahead of its level's full
+    search and may be repeated by it (`repeats` tells); it is not counted against the
+    number of hypotheses screened."""
+
+    geometries: list[Geometry]
+    first_look: bool
+
+
+def geometries_by_level(pyramid: Pyramid) -> Iterator[Batch]:
+    """Lattice hypotheses one analysis level at a time, each level's full search preceded
+    by a first look (see lattice_stages), so that a reader can stop as soon as one
+    decodes; no full search repeats an earlier level's."""
     h, w = pyramid.luma.shape
     found: list[Geometry] = []
     for level, side in enumerate(ANALYSIS_SIDES):
-        start = len(found)
         factor = min(MAX_ANALYSIS_UPSAMPLE, side / max(h, w))
         if level > 0 and factor >= 1.0:
             # The suspect is small and was analysed at full size or larger; halve it instead.
@@ -127,16 +144,28 @@ def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
         res = residual(small, ANALYSIS_SIGMA)
         white: F32 | None = None
         # Where the copy's own JPEG blocks (8 pixels) fall in this level.
-        for lattice in find_lattices(res, block=8.0 * (fx + fy) / 2.0):
-            full = lattice.scaled(1.0 / fx, 1.0 / fy)
-            if full.period / TILE < MIN_PITCH:
-                continue
-            if any(_close(full, other.lattice) for other in found):
-                continue
-            if white is None:
-                white = whiten(res)
-            found.append(Geometry(full, level, white, lattice))
-        yield sorted(found[start:], key=lambda g: -g.lattice.strength)
+        for stage, last in lattice_stages(res, block=8.0 * (fx + fy) / 2.0):
+            kept: list[Geometry] = []
+            for lattice in stage:
+                full = lattice.scaled(1.0 / fx, 1.0 / fy)
+                if full.period / TILE < MIN_PITCH:
+                    continue
+                if any(_close(full, other.lattice) for other in found + kept):
+                    continue
+                if white is None:
+                    white = whiten(res)
+                kept.append(Geometry(full, level, white, lattice))
+            kept.sort(key=lambda g: -g.lattice.strength)
+            if last:
+                found += kept
+                yield Batch(kept, first_look=False)
+            else:
+                yield Batch(kept[:FIRST_LOOK], first_look=True)
+
+
+def repeats(a: Geometry, b: Geometry) -> bool:
+    """The same hypothesis: one analysis level, the same lattice there."""
+    return a.level == b.level and same_lattice(a.level_lattice, b.level_lattice)
 
 
 def _square(period: float) -> Lattice:
