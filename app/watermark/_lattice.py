@@ -110,7 +110,8 @@ def autocorrelation(res: F32, block: float = 0.0) -> Autocorrelation:
     h, w = res.shape
     ph, pw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
     centred = (res - np.float32(res.mean())).astype(np.float32)
-    spec = sfft.rfft2(centred, s=(ph, pw), workers=1)
+    # rfft2 with s=(ph, pw), without transforming the ph - h rows of zero padding.
+    spec = sfft.fft(sfft.rfft(centred, n=pw, axis=1, workers=1), n=ph, axis=0, workers=1)
     power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32) + np.float32(1e-6)
     # Smooth estimate of the spectrum (geometric mean over a ~30-bin neighbourhood; two box
     # passes approximate a Gaussian at a fraction of its cost).
@@ -147,16 +148,18 @@ def _peaks(
 ) -> list[tuple[float, float, float]]:
     cy, cx = acf.cy, acf.cx
     sub = acf.values[cy - hi : cy + hi + 1, cx - hi : cx + hi + 1].copy()
-    yy, xx = np.mgrid[-hi : hi + 1, -hi : hi + 1]
-    rr = np.hypot(yy, xx)
+    # Lags as a column and a row, broadcast: whole-image index grids cost more than the rest.
+    lags = np.arange(-hi, hi + 1)
+    yy, xx = lags[:, None], lags[None, :]
+    rr2 = yy * yy + xx * xx
     # Half plane only: the autocorrelation is symmetric.
-    bad = (rr < lo) | (rr > hi) | (xx < 0) | ((xx == 0) & (yy <= 0))
-    sub[bad] = -1e9
+    bad = (rr2 < lo * lo) | (rr2 > hi * hi) | (xx < 0) | ((xx == 0) & (yy <= 0))
+    np.putmask(sub, bad, np.float32(-1e9))
     dil = cv2.dilate(sub, np.ones((7, 7), np.uint8))
     ys, xs = np.nonzero((sub >= dil) & ~bad)
     vals = sub[ys, xs]
     order = np.argsort(-vals)[:count]
-    return [(float(xx[ys[i], xs[i]]), float(yy[ys[i], xs[i]]), float(vals[i])) for i in order]
+    return [(float(xs[i] - hi), float(ys[i] - hi), float(vals[i])) for i in order]
 
 
 def _submultiples(acf: Autocorrelation, v: Vec, value: float) -> list[tuple[Vec, float]]:
