@@ -91,18 +91,31 @@ class Pyramid:
     def __init__(self, luma: F32) -> None:
         self.luma = luma
         self._levels: dict[float, tuple[F32, float, float]] = {1.0: (luma, 1.0, 1.0)}
+        self._flat: dict[float, F32] = {}
 
     def at(self, factor: float, tolerance: float = 0.0) -> tuple[F32, float, float]:
         """The suspect at about `factor` times its size (within tolerance, relative)."""
-        for f, level in self._levels.items():
+        return self._levels[self._level(factor, tolerance)]
+
+    def flattened(self, factor: float, tolerance: float = 0.0) -> tuple[F32, float, float]:
+        """As at(), but the level's whitened residual (for reading): every read at one
+        level, and every geometry correction of a read, shares it."""
+        key = self._level(factor, tolerance)
+        small, fx, fy = self._levels[key]
+        if key not in self._flat:
+            self._flat[key] = whiten(residual(small))
+        return self._flat[key], fx, fy
+
+    def _level(self, factor: float, tolerance: float) -> float:
+        for f in self._levels:
             if abs(f / factor - 1.0) <= tolerance:
-                return level
+                return f
         larger = [f for f in self._levels if f >= factor]
         source_f = min(larger) if larger else 1.0
         source, sfx, sfy = self._levels[source_f]
         out, fx, fy = resize_to(source, factor / source_f)
         self._levels[factor] = (out, sfx * fx, sfy * fy)
-        return self._levels[factor]
+        return factor
 
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
@@ -251,10 +264,11 @@ def to_grid(pyramid: Pyramid, lattice: Lattice) -> tuple[F32, B8]:
         ch, cw = max(1, int(h * keep)), max(1, int(w * keep))
         y0, x0 = (h - ch) // 2, (w - cw) // 2
         small, fx, fy = resize_to(pyramid.luma[y0 : y0 + ch, x0 : x0 + cw], factor)
+        flat = whiten(residual(small))
     else:
         # Anything from 1.8 to 2.2 samples per cell reads as well; reuse a close level.
-        small, fx, fy = pyramid.at(factor, tolerance=0.1)
-    return warp_to_grid(whiten(residual(small)), lattice.scaled(fx, fy))
+        flat, fx, fy = pyramid.flattened(factor, tolerance=0.1)
+    return warp_to_grid(flat, lattice.scaled(fx, fy))
 
 
 def _local_peak(
