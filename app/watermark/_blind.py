@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._lattice import Lattice, find_lattices, peak_offset
+from ._lattice import Lattice, lattice_stages, peak_offset, same_lattice
 from ._pattern import OVERSAMPLE, TILE
 from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual, whiten
 
@@ -48,6 +48,8 @@ SCAN_TILES = 4
 SCAN_STEP = 1.0
 SCAN_MAX_PITCH = 12.0
 SCAN_LEVEL_PITCH = 1.6
+# Lattices through the strongest autocorrelation peak screened before the full search.
+FIRST_LOOK = 4
 
 
 @dataclass(frozen=True)
@@ -89,34 +91,62 @@ class Pyramid:
     def __init__(self, luma: F32) -> None:
         self.luma = luma
         self._levels: dict[float, tuple[F32, float, float]] = {1.0: (luma, 1.0, 1.0)}
+        self._flat: dict[float, F32] = {}
 
     def at(self, factor: float, tolerance: float = 0.0) -> tuple[F32, float, float]:
         """The suspect at about `factor` times its size (within tolerance, relative)."""
-        for f, level in self._levels.items():
+        return self._levels[self._level(factor, tolerance)]
+
+    def flattened(self, factor: float, tolerance: float = 0.0) -> tuple[F32, float, float]:
+        """As at(), but the level's whitened residual (for reading): every read at one
+        level, and every geometry correction of a read, shares it."""
+        key = self._level(factor, tolerance)
+        small, fx, fy = self._levels[key]
+        if key not in self._flat:
+            self._flat[key] = whiten(residual(small))
+        return self._flat[key], fx, fy
+
+    def _level(self, factor: float, tolerance: float) -> float:
+        for f in self._levels:
             if abs(f / factor - 1.0) <= tolerance:
-                return level
+                return f
         larger = [f for f in self._levels if f >= factor]
         source_f = min(larger) if larger else 1.0
         source, sfx, sfy = self._levels[source_f]
         out, fx, fy = resize_to(source, factor / source_f)
         self._levels[factor] = (out, sfx * fx, sfy * fy)
-        return self._levels[factor]
+        return factor
 
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
     """Lattice hypotheses from every analysis level, strongest first."""
-    found = [g for level in geometries_by_level(pyramid) for g in level]
+    found = [
+        g
+        for batch in geometries_by_level(pyramid)
+        if not batch.first_look
+        for g in batch.geometries
+    ]
     found.sort(key=lambda g: -g.lattice.strength)
     return found
 
 
-def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
-    """Lattice hypotheses one analysis level at a time (strongest first within a level), so
-    that a reader can stop as soon as one decodes; none repeats an earlier level's."""
+@dataclass(frozen=True)
+class Batch:
+    """Hypotheses to screen, strongest first. A first look comes ahead of its level's full
+    search and may be repeated by it (`repeats` tells); it is not counted against the
+    number of hypotheses screened."""
+
+    geometries: list[Geometry]
+    first_look: bool
+
+
+def geometries_by_level(pyramid: Pyramid) -> Iterator[Batch]:
+    """Lattice hypotheses one analysis level at a time, each level's full search preceded
+    by a first look (see lattice_stages), so that a reader can stop as soon as one
+    decodes; no full search repeats an earlier level's."""
     h, w = pyramid.luma.shape
     found: list[Geometry] = []
     for level, side in enumerate(ANALYSIS_SIDES):
-        start = len(found)
         factor = min(MAX_ANALYSIS_UPSAMPLE, side / max(h, w))
         if level > 0 and factor >= 1.0:
             # The suspect is small and was analysed at full size or larger; halve it instead.
@@ -127,16 +157,28 @@ def geometries_by_level(pyramid: Pyramid) -> Iterator[list[Geometry]]:
         res = residual(small, ANALYSIS_SIGMA)
         white: F32 | None = None
         # Where the copy's own JPEG blocks (8 pixels) fall in this level.
-        for lattice in find_lattices(res, block=8.0 * (fx + fy) / 2.0):
-            full = lattice.scaled(1.0 / fx, 1.0 / fy)
-            if full.period / TILE < MIN_PITCH:
-                continue
-            if any(_close(full, other.lattice) for other in found):
-                continue
-            if white is None:
-                white = whiten(res)
-            found.append(Geometry(full, level, white, lattice))
-        yield sorted(found[start:], key=lambda g: -g.lattice.strength)
+        for stage, last in lattice_stages(res, block=8.0 * (fx + fy) / 2.0):
+            kept: list[Geometry] = []
+            for lattice in stage:
+                full = lattice.scaled(1.0 / fx, 1.0 / fy)
+                if full.period / TILE < MIN_PITCH:
+                    continue
+                if any(_close(full, other.lattice) for other in found + kept):
+                    continue
+                if white is None:
+                    white = whiten(res)
+                kept.append(Geometry(full, level, white, lattice))
+            kept.sort(key=lambda g: -g.lattice.strength)
+            if last:
+                found += kept
+                yield Batch(kept, first_look=False)
+            else:
+                yield Batch(kept[:FIRST_LOOK], first_look=True)
+
+
+def repeats(a: Geometry, b: Geometry) -> bool:
+    """The same hypothesis: one analysis level, the same lattice there."""
+    return a.level == b.level and same_lattice(a.level_lattice, b.level_lattice)
 
 
 def _square(period: float) -> Lattice:
@@ -222,10 +264,11 @@ def to_grid(pyramid: Pyramid, lattice: Lattice) -> tuple[F32, B8]:
         ch, cw = max(1, int(h * keep)), max(1, int(w * keep))
         y0, x0 = (h - ch) // 2, (w - cw) // 2
         small, fx, fy = resize_to(pyramid.luma[y0 : y0 + ch, x0 : x0 + cw], factor)
+        flat = whiten(residual(small))
     else:
         # Anything from 1.8 to 2.2 samples per cell reads as well; reuse a close level.
-        small, fx, fy = pyramid.at(factor, tolerance=0.1)
-    return warp_to_grid(whiten(residual(small)), lattice.scaled(fx, fy))
+        flat, fx, fy = pyramid.flattened(factor, tolerance=0.1)
+    return warp_to_grid(flat, lattice.scaled(fx, fy))
 
 
 def _local_peak(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import cv2
@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from . import _blind, _embed, _informed, _verify
 from ._codec import PAYLOAD_BITS, Decoded, PayloadCodec
 from ._errors import InvalidKey, InvalidPayload, UnsupportedImage
-from ._image import U8Image, check_size, luminance, to_rgb, to_rgb_image
+from ._image import U8Image, check_size, luminance_of, to_rgb, to_rgb_image
 from ._informed import DIFF_SIGMA
 from ._pattern import TileLayout, upsample_cells
 from ._result import Extraction
@@ -40,12 +40,13 @@ JPEG_QUALITY = 92
 # A fold whose pilot peak stands less than this many noise deviations above the rest is
 # not worth decoding (it costs time and adds to the false-alarm budget).
 PILOT_GATE = 4.0
-# Upper bound on lattice hypotheses tried per image (shared by all keys).
+# Upper bound on lattice hypotheses tried per image (shared by all keys), besides the few of
+# each level's first look (_blind.FIRST_LOOK).
 MAX_GEOMETRIES = 32
 # Pilot score a hypothesis needs at the analysis resolution to be read at full resolution,
 # and how many such reads at most.
 SCREEN_GATE = 3.8
-# Screen score at which a hypothesis is read before the next analysis level is searched.
+# Screen score at which a hypothesis is read at once, before any other is screened.
 EARLY_GATE = 7.0
 MAX_FULL_READS = 6
 MAX_SCAN_READS = 3
@@ -403,6 +404,17 @@ def _confidence(soft: np.ndarray, bits: np.ndarray) -> float:
     return float(np.clip(np.sum(signed) / (norm * math.sqrt(len(soft))), 0.0, 1.0))
 
 
+@dataclass
+class _Search:
+    """Running totals of one blind search: decode attempts, best pilot, full reads made, and
+    the screened hypotheses not read yet (pilot score, order, key version, geometry)."""
+
+    attempts: int = 0
+    best_score: float = 0.0
+    reads: int = 0
+    screened: list[tuple[float, int, str, _blind.Geometry]] = field(default_factory=list)
+
+
 class Keyring:
     """Every watermark key the server keeps, by version; extraction tries all of them.
 
@@ -449,6 +461,55 @@ class Keyring:
                 )
         return None, attempts, best
 
+    def _lattice_search(self, pyramid: _blind.Pyramid, search: _Search) -> Extraction | None:
+        """Every lattice hypothesis, folded at the analysis resolution and scored by each
+        key's pilot; only the most promising get the full-resolution read.
+
+        A hypothesis whose pilot already stands out clearly (EARLY_GATE) is read at once,
+        before the rest of its batch is screened and before the next batch (the level's
+        full search after its first look, then the coarser level) is searched: most marked
+        copies decode with the first hypothesis of the first look. The rest are left in
+        `search.screened` for the caller.
+        """
+        n = 0
+        looked: list[_blind.Geometry] = []
+        for batch in _blind.geometries_by_level(pyramid):
+            for geometry in batch.geometries:
+                if batch.first_look:
+                    looked.append(geometry)
+                elif n >= MAX_GEOMETRIES:
+                    break
+                elif any(_blind.repeats(geometry, other) for other in looked):
+                    n += 1  # screened (and read, if clear) in the first look
+                    continue
+                found = self._screen(pyramid, geometry, -n, search)
+                if found is not None:
+                    return found
+                n += 0 if batch.first_look else 1
+        return None
+
+    def _screen(
+        self, pyramid: _blind.Pyramid, geometry: _blind.Geometry, order: int, search: _Search
+    ) -> Extraction | None:
+        """Score one hypothesis under every key; read it at once if its pilot is clear."""
+        grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
+        folded, _ = fold(grid, valid)
+        early: list[tuple[float, int, str, _blind.Geometry]] = []
+        for version, mark in self._marks.items():
+            hit = find_pilot(folded, mark._templates)
+            search.best_score = max(search.best_score, hit.score)
+            item = (hit.score, order, version, geometry)
+            if hit.score >= EARLY_GATE and search.reads < MAX_FULL_READS:
+                early.append(item)
+            elif hit.score >= SCREEN_GATE:
+                search.screened.append(item)
+        early.sort(reverse=True, key=lambda item: (item[0], item[1]))
+        early = early[: MAX_FULL_READS - search.reads]
+        found, search.attempts, score = self._full_reads(pyramid, early, search.attempts)
+        search.reads += len(early)
+        search.best_score = max(search.best_score, score)
+        return found
+
     def extract(
         self,
         suspect: Image.Image,
@@ -465,8 +526,7 @@ class Keyring:
         """
         first = next(iter(self._marks.values()))
         wanted = None if candidates is None else [first._check_payload(c) for c in candidates]
-        rgb = to_rgb(suspect, minimum=_blind.MIN_SUSPECT_SIDE)
-        luma = luminance(rgb)
+        luma = luminance_of(suspect, minimum=_blind.MIN_SUSPECT_SIDE)
         attempts = 0
         best_score = 0.0
         if original is not None:
@@ -479,38 +539,16 @@ class Keyring:
                 return informed
             attempts += informed.attempts
             best_score = max(best_score, informed.pilot_score)
-        # First look: every lattice hypothesis, folded at the analysis resolution, scored by
-        # each key's pilot. Only the most promising get the full-resolution read.
-        # A hypothesis whose pilot already stands out this clearly is read at once, before
-        # the next (coarser) level is searched: most marked copies decode there.
-        screened: list[tuple[float, int, str, _blind.Geometry]] = []
         pyramid = _blind.Pyramid(luma)
-        n = 0
-        reads = 0
-        for level in _blind.geometries_by_level(pyramid):
-            fresh: list[tuple[float, int, str, _blind.Geometry]] = []
-            for geometry in level[: max(0, MAX_GEOMETRIES - n)]:
-                grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
-                folded, _ = fold(grid, valid)
-                for version, mark in self._marks.items():
-                    hit = find_pilot(folded, mark._templates)
-                    best_score = max(best_score, hit.score)
-                    if hit.score >= SCREEN_GATE:
-                        fresh.append((hit.score, -n, version, geometry))
-                n += 1
-            fresh.sort(reverse=True, key=lambda item: (item[0], item[1]))
-            early = [item for item in fresh if item[0] >= EARLY_GATE][: MAX_FULL_READS - reads]
-            found, attempts, score = self._full_reads(pyramid, early, attempts)
-            reads += len(early)
-            best_score = max(best_score, score)
-            if found is not None:
-                return found
-            screened += [item for item in fresh if item[0] < EARLY_GATE]
-        screened.sort(reverse=True, key=lambda item: (item[0], item[1]))
+        search = _Search(attempts=attempts, best_score=best_score)
+        found = self._lattice_search(pyramid, search)
+        if found is not None:
+            return found
+        screened = sorted(search.screened, reverse=True, key=lambda item: (item[0], item[1]))
         found, attempts, score = self._full_reads(
-            pyramid, screened[: MAX_FULL_READS - reads], attempts
+            pyramid, screened[: MAX_FULL_READS - search.reads], search.attempts
         )
-        best_score = max(best_score, score)
+        best_score = max(search.best_score, score)
         if found is not None:
             return found
         # Second chance: scan cell sizes directly with the pilot (small or busy copies).

@@ -11,6 +11,7 @@ cannot outshout the many weak lines of the tile.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -109,7 +110,8 @@ def autocorrelation(res: F32, block: float = 0.0) -> Autocorrelation:
     h, w = res.shape
     ph, pw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
     centred = (res - np.float32(res.mean())).astype(np.float32)
-    spec = sfft.rfft2(centred, s=(ph, pw), workers=1)
+    # rfft2 with s=(ph, pw), without transforming the ph - h rows of zero padding.
+    spec = sfft.fft(sfft.rfft(centred, n=pw, axis=1, workers=1), n=ph, axis=0, workers=1)
     power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32) + np.float32(1e-6)
     # Smooth estimate of the spectrum (geometric mean over a ~30-bin neighbourhood; two box
     # passes approximate a Gaussian at a fraction of its cost).
@@ -146,16 +148,18 @@ def _peaks(
 ) -> list[tuple[float, float, float]]:
     cy, cx = acf.cy, acf.cx
     sub = acf.values[cy - hi : cy + hi + 1, cx - hi : cx + hi + 1].copy()
-    yy, xx = np.mgrid[-hi : hi + 1, -hi : hi + 1]
-    rr = np.hypot(yy, xx)
+    # Lags as a column and a row, broadcast: whole-image index grids cost more than the rest.
+    lags = np.arange(-hi, hi + 1)
+    yy, xx = lags[:, None], lags[None, :]
+    rr2 = yy * yy + xx * xx
     # Half plane only: the autocorrelation is symmetric.
-    bad = (rr < lo) | (rr > hi) | (xx < 0) | ((xx == 0) & (yy <= 0))
-    sub[bad] = -1e9
+    bad = (rr2 < lo * lo) | (rr2 > hi * hi) | (xx < 0) | ((xx == 0) & (yy <= 0))
+    np.putmask(sub, bad, np.float32(-1e9))
     dil = cv2.dilate(sub, np.ones((7, 7), np.uint8))
     ys, xs = np.nonzero((sub >= dil) & ~bad)
     vals = sub[ys, xs]
     order = np.argsort(-vals)[:count]
-    return [(float(xx[ys[i], xs[i]]), float(yy[ys[i], xs[i]]), float(vals[i])) for i in order]
+    return [(float(xs[i] - hi), float(ys[i] - hi), float(vals[i])) for i in order]
 
 
 def _submultiples(acf: Autocorrelation, v: Vec, value: float) -> list[tuple[Vec, float]]:
@@ -312,11 +316,26 @@ def lattice_score(acf: Autocorrelation, v1: Vec, v2: Vec) -> float:
 
 def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> list[Lattice]:
     """Candidate tile lattices in a residual image, strongest first."""
+    *_, (everything, _) = lattice_stages(res, limit, block)
+    return everything
+
+
+def lattice_stages(
+    res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0
+) -> Iterator[tuple[list[Lattice], bool]]:
+    """find_lattices in stages, each strongest first, with a flag for the last one.
+
+    First the lattices through the strongest autocorrelation peak (on a marked copy nearly
+    always the tile's): a first look. Then every candidate, exactly find_lattices' answer
+    (the first look's lattices among them). The second stage costs most of the search; a
+    reader that decodes a first-look lattice never asks for it.
+    """
     acf = autocorrelation(res, block)
     h, w = res.shape
     hi = int(min(acf.cy - 8, acf.cx - 8, min(h, w) * 0.75))
     if hi <= MIN_PERIOD * 1.5:
-        return []
+        yield [], True
+        return
     out: list[Lattice] = []
 
     def add(v1: Vec, v2: Vec) -> None:
@@ -328,9 +347,11 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
             out.append(cand)
 
     sides: list[Vec] = []
-    for x, y, val in _peaks(acf, MIN_PERIOD, hi, 4 * limit):
+    for rank, (x, y, val) in enumerate(_peaks(acf, MIN_PERIOD, hi, 4 * limit)):
         if val < MIN_PEAK:
             break
+        if rank == 1 and out:
+            yield _with_halves(out, limit), False
         chain = _submultiples(acf, np.array([x, y]), val)
         chain += _multiples(acf, chain[-1][0], hi)
         for v1, _ in chain:
@@ -343,8 +364,17 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
         add(v1, v2)
     for v1, v2 in _square_search(acf, MIN_PERIOD, min(hi / 1.5, SQUARE_MAX_PERIOD), limit):
         add(v1, v2)
-    out.sort(key=lambda lat: -lat.strength)
-    out = out[: 2 * limit]
+    yield _with_halves(out, limit), True
+
+
+def same_lattice(a: Lattice, b: Lattice) -> bool:
+    """The same lattice, whichever basis vectors and signs (within about a pixel)."""
+    return _same(a, b)
+
+
+def _with_halves(found: list[Lattice], limit: int) -> list[Lattice]:
+    """The strongest 2 * limit lattices and their halves, strongest first, no repeats."""
+    out = sorted(found, key=lambda lat: -lat.strength)[: 2 * limit]
     # A lattice of twice the tile is often measured more precisely than the tile itself
     # (its peaks stand further out) while the tile's own peaks drown in the photo's
     # texture: offer each lattice's half too, ranked with its parent; the pilot decides.
