@@ -614,6 +614,25 @@ def account_devices(
     ]
 
 
+def recent_downloads(
+    session: Session, guardian_id: int, *, now: dt.datetime, limit: int = 50
+) -> list[Delivery]:
+    """The guardian's full-resolution downloads of the last 30 days, newest first: asked
+    for (a link made) and, when ``sent_at`` is set, sent."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.guardian_id == guardian_id,
+                Delivery.kind == DeliveryKind.DOWNLOAD,
+                Delivery.created_at >= now - DEVICE_WINDOW,
+            )
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Daily:
     """Sign-ins, downloads and alerts per day, oldest first, for the dashboard's chart."""

@@ -27,6 +27,7 @@ from app.guard.services import (
     daily_activity,
     dismiss_as_household,
     lift,
+    recent_downloads,
     step_up_pending,
 )
 from app.guard.watch import send_mail_soon, signal_store
@@ -219,6 +220,7 @@ def show_alert(alert_id: int) -> str:
         alert=alert,
         guardian=guardian,
         holds=holds,
+        downloads=recent_downloads(db, guardian.id, now=now()) if guardian else [],
         rule_text=RULE_TEXT,
         step_text=STEP_TEXT,
         manual_steps=[str(step) for step in MANUAL_STEPS],

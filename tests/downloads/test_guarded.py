@@ -60,3 +60,22 @@ def test_the_dashboard_charts_the_schools_downloads_per_day(
     elsewhere = app.test_client()
     sign_in(app, elsewhere, session, other)
     assert sum(dashboard_chart(elsewhere.get("/guard/alerts").text)["downloads"]) == 0
+
+
+def test_the_alert_shows_the_accounts_downloads_as_evidence(
+    paid: Paid, login_as: Signer, session: Session
+) -> None:
+    client = login_as(paid.gallery.guardian)
+    token = csrf(client, "/orders/downloads")
+    for n in range(21):
+        client.post(
+            f"/downloads/entitlements/{paid.entitlements[n % 3].id}", data={"csrf_token": token}
+        )
+    session.expire_all()
+    (alert,) = session.scalars(
+        select(GuardAlert).where(GuardAlert.entity == f"account:{paid.gallery.guardian.id}")
+    ).all()
+    assert paid.gallery.admin is not None
+    page = login_as(paid.gallery.admin).get(f"/guard/alerts/{alert.id}").text
+    table = page.split("data-downloads", 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 1 + 20  # the header and each ask that made a link
