@@ -190,8 +190,7 @@ def seed(app: Flask, session: Session, points: int) -> World:
     # A 12 MP photo: the 16 MP Leica file brought to 4240 x 2832 and saved as a camera would.
     with Image.open(PHOTOS / "mei_Leica T (Typ 701).jpg") as opened:
         big = ImageOps.exif_transpose(opened).convert("RGB").resize((4240, 2832))
-    scratch = Path(tempfile.mkdtemp()) / "twelve.jpg"
-    scratch.write_bytes(jpeg(big, 92))
+    twelve = jpeg(big, 92)
     names = ("ori_Landscape_0.jpg", "mei_Nokia Lumia 800.jpg", "mei_Issue 308.jpg")
     photos = real_photos(app, session, gallery.event, names)
     from app.auth.policies import SYSTEM
@@ -204,7 +203,7 @@ def seed(app: Flask, session: Session, points: int) -> World:
         held.blobs,
         SYSTEM,
         gallery.event,
-        [IncomingFile("twelve.jpg", scratch.read_bytes())],
+        [IncomingFile("twelve.jpg", twelve)],
         album_id=None,
         limits=held.limits,
         now=utcnow(),
