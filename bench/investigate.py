@@ -190,8 +190,7 @@ def seed(app: Flask, session: Session, points: int) -> World:
     # A 12 MP photo: the 16 MP Leica file brought to 4240 x 2832 and saved as a camera would.
     with Image.open(PHOTOS / "mei_Leica T (Typ 701).jpg") as opened:
         big = ImageOps.exif_transpose(opened).convert("RGB").resize((4240, 2832))
-    scratch = Path(tempfile.mkdtemp()) / "twelve.jpg"
-    scratch.write_bytes(jpeg(big, 92))
+    twelve = jpeg(big, 92)
     names = ("ori_Landscape_0.jpg", "mei_Nokia Lumia 800.jpg", "mei_Issue 308.jpg")
     photos = real_photos(app, session, gallery.event, names)
     from app.auth.policies import SYSTEM
@@ -204,7 +203,7 @@ def seed(app: Flask, session: Session, points: int) -> World:
         held.blobs,
         SYSTEM,
         gallery.event,
-        [IncomingFile("twelve.jpg", scratch.read_bytes())],
+        [IncomingFile("twelve.jpg", twelve)],
         album_id=None,
         limits=held.limits,
         now=utcnow(),
@@ -575,13 +574,13 @@ def tables(results: list[Measured]) -> list[str]:
     build = [
         f"| {m.size:,} | {m.points:,} | {m.descriptors:,} | {m.build_wall:.1f} s | "
         f"{m.build_cpu:.1f} s | {mb(m.files_mb)} | {mb(m.build_peak)} "
-        f"(+{m.build_peak - m.build_rss_before:,.0f}) | {m.stamp:.2f} s |"
+        f"({m.build_peak - m.build_rss_before:+,.0f}) | {m.stamp:.2f} s |"
         for m in results
     ]
     first = [
         f"| {m.size:,} | {m.points:,} | {m.cold:.1f} s ({mb(m.evicted_left)} cached) | "
-        f"{m.cached:.1f} s | {m.cold_steps} | +{m.anon_growth:,.0f} MB | "
-        f"+{m.file_growth:,.0f} MB | {mb(m.cached_after)} of {mb(m.files_mb)} |"
+        f"{m.cached:.1f} s | {m.cold_steps} | {m.anon_growth:+,.0f} MB | "
+        f"{m.file_growth:+,.0f} MB | {mb(m.cached_after)} of {mb(m.files_mb)} |"
         for m in results
     ]
     warm = [
@@ -594,7 +593,9 @@ def tables(results: list[Measured]) -> list[str]:
         "",
         "`refresh_index_files` into a scratch index directory once the rows are in: wall and",
         "CPU time, the `.npy` files on disk, the process's peak RSS during the build (and its",
-        "growth over the RSS before it), and the version query every search makes first.",
+        "growth over the RSS before it: memory the allocator kept from the size before is",
+        "reused, so a small build can show none), and the version query every search makes",
+        "first.",
         "",
         "| photos | points a photo | descriptors | build | CPU | files on disk | peak RSS "
         "(growth) | version query |",
@@ -650,6 +651,28 @@ def growth(results: list[Measured]) -> list[str]:
                 f"cold first search {times(a.cold, b.cold)}, slowest warm suspect "
                 f"{times(slowest_a, slowest_b)}."
             )
+    return lines
+
+
+def extrapolated(results: list[Measured], size: int = 100_000) -> list[str]:
+    """For points per photo not measured at ``size`` photos: the build's memory, time and
+    files there, linear in points from the largest size measured (the build's sorts grow a
+    little faster than that, so its time is a lower bound)."""
+    lines = []
+    largest: dict[int, Measured] = {}
+    for m in results:
+        if m.points not in largest or m.size > largest[m.points].size:
+            largest[m.points] = m
+    for points, m in largest.items():
+        if m.size >= size or not m.descriptors:
+            continue
+        scale = size * points / m.descriptors
+        lines.append(
+            f"- Not measured: {size:,} photos of {points:,} points ({size * points:,} points), "
+            f"linear from {m.size:,} photos: build peak RSS growth about "
+            f"{(m.build_peak - m.build_rss_before) * scale / 1000:,.0f} GB, build at least "
+            f"{m.build_wall * scale / 60:,.0f} min, files {m.files_mb * scale / 1000:,.1f} GB."
+        )
     return lines
 
 
@@ -729,7 +752,7 @@ def main() -> None:
             BEFORE,
             "",
             *tables(results),
-            *(["Growth:", "", *growth(results), ""] if len(results) > 1 else []),
+            *(["Growth:", "", *growth(results), *extrapolated(results), ""] if results else []),
         ]
     )
     print(section)
