@@ -37,10 +37,42 @@ def version_name(scope: str, stamp: Sequence[object]) -> str:
     return f"{scope}-{digest}"
 
 
+def mapped_version(directory: Path, scope: str, stamp: Sequence[object]) -> Index | None:
+    """The scope's index at exactly this version, if its files are in place."""
+    final = directory / version_name(scope, stamp)
+    return Index.load(final) if (final / _DONE).exists() else None
+
+
+def newest_version(directory: Path, scope: str) -> tuple[Index, str] | None:
+    """The scope's newest complete version and the time of its newest row (ISO), if any:
+    what a search uses while housekeeping has not yet built the version with the newest
+    photos in it."""
+    if not directory.is_dir():
+        return None
+    complete = [
+        entry
+        for entry in directory.iterdir()
+        if entry.name.startswith(f"{scope}-") and (entry / _DONE).exists()
+    ]
+    if not complete:
+        return None
+    newest = max(complete, key=lambda entry: (entry / _DONE).stat().st_mtime)
+    return Index.load(newest), (newest / _DONE).read_text().strip()
+
+
 def cached_index(
-    directory: Path, scope: str, stamp: Sequence[object], build: Callable[[], Index]
+    directory: Path,
+    scope: str,
+    stamp: Sequence[object],
+    build: Callable[[], Index],
+    *,
+    newest_row: str = "",
 ) -> Index:
-    """The scope's index at this version: mapped from disk, or built, saved and mapped."""
+    """The scope's index at this version: mapped from disk, or built, saved and mapped.
+
+    ``newest_row`` (the time of the version's newest row) is kept with the files, so a
+    search that finds only this version later can add the rows made since.
+    """
     name = version_name(scope, stamp)
     final = directory / name
     if (final / _DONE).exists():
@@ -50,7 +82,7 @@ def cached_index(
     temporary = directory / f".{name}.{secrets.token_hex(4)}"
     try:
         index.save(temporary)
-        (temporary / _DONE).write_text("")
+        (temporary / _DONE).write_text(newest_row)
         try:
             os.rename(temporary, final)
         except OSError:

@@ -62,7 +62,12 @@ from app.investigate.features import (
     pasted_box,
     refine_placement,
 )
-from app.investigate.index_files import cached_index, version_name
+from app.investigate.index_files import (
+    cached_index,
+    mapped_version,
+    newest_version,
+    version_name,
+)
 from app.investigate.models import CaseStatus, Investigation, Verdict
 from app.investigate.policies import can_investigate, can_investigate_school, knows_case
 from app.keys import WatermarkKeys
@@ -367,19 +372,19 @@ def _index_stamp(session: Session, school_id: int | None) -> tuple[Any, ...]:
     return tuple(version)
 
 
-def _build_index(session: Session, school_id: int | None) -> Index:
-    rows = session.execute(
-        _scoped(
-            school_id,
-            select(
-                PhotoFeatures.photo_id,
-                PhotoFeatures.points,
-                PhotoFeatures.descriptors,
-                PhotoFeatures.width,
-                PhotoFeatures.height,
-            ).join(Photo, Photo.id == PhotoFeatures.photo_id),
-        )
-    )
+def _build_index(
+    session: Session, school_id: int | None, *, made_after: dt.datetime | None = None
+) -> Index:
+    query = select(
+        PhotoFeatures.photo_id,
+        PhotoFeatures.points,
+        PhotoFeatures.descriptors,
+        PhotoFeatures.width,
+        PhotoFeatures.height,
+    ).join(Photo, Photo.id == PhotoFeatures.photo_id)
+    if made_after is not None:
+        query = query.where(PhotoFeatures.made_at > made_after)
+    rows = session.execute(_scoped(school_id, query))
     return Index.build(
         [
             (photo_id, Features.from_bytes(points, descriptors, width, height))
@@ -397,6 +402,38 @@ def load_index(session: Session, case: Investigation, *, index_dir: Path | None 
     return _scope_index(session, case.school_id, index_dir=index_dir)
 
 
+def search_indexes(
+    session: Session, case: Investigation, *, index_dir: Path | None = None
+) -> list[Index]:
+    """What a search matches against: the scope's index at its current version; or, while
+    housekeeping has not built that version yet, the newest one on disk and, beside it, a
+    small index of the rows made since (new and re-indexed photos), so that a search
+    never waits for a build it does not need."""
+    if index_dir is None:
+        return [load_index(session, case)]
+    school_id = case.school_id
+    stamp = _index_stamp(session, school_id)
+    current = mapped_version(index_dir, scope_name(school_id), stamp)
+    if current is not None:
+        return [current]
+    older = newest_version(index_dir, scope_name(school_id))
+    if older is None or not older[1]:
+        return [_scope_index(session, school_id, index_dir=index_dir)]
+    index, newest_row = older
+    since = dt.datetime.fromisoformat(newest_row)
+    return [index, _build_index(session, school_id, made_after=since)]
+
+
+def _newest_row(session: Session, school_id: int | None) -> str:
+    newest = session.scalar(
+        _scoped(
+            school_id,
+            select(func.max(PhotoFeatures.made_at)).join(Photo, Photo.id == PhotoFeatures.photo_id),
+        )
+    )
+    return newest.isoformat() if newest is not None else ""
+
+
 def _scope_index(session: Session, school_id: int | None, *, index_dir: Path | None) -> Index:
     stamp = _index_stamp(session, school_id)
     key = (str(session.get_bind().engine.url), school_id, str(index_dir))
@@ -408,7 +445,11 @@ def _scope_index(session: Session, school_id: int | None, *, index_dir: Path | N
         index = _build_index(session, school_id)
     else:
         index = cached_index(
-            index_dir, scope_name(school_id), stamp, lambda: _build_index(session, school_id)
+            index_dir,
+            scope_name(school_id),
+            stamp,
+            lambda: _build_index(session, school_id),
+            newest_row=_newest_row(session, school_id),
         )
     with _INDEX_LOCK:
         while len(_INDEXES) >= _KEEP_INDEXES:
@@ -441,6 +482,26 @@ def refresh_index_files(session: Session, index_dir: Path) -> list[str]:
 
 
 # --- the search ---------------------------------------------------------------------------
+
+
+def _in_scope_now(
+    session: Session, case: Investigation, regions: list[RegionMatch]
+) -> list[RegionMatch]:
+    """The matches of photos still ready in the case's scope (an index on disk may be a
+    version older than a withdrawal), the best of each photo, most inliers first."""
+    if not regions:
+        return []
+    ready = set(
+        session.scalars(
+            _scope(case, select(Photo.id)).where(Photo.id.in_({r.photo_id for r in regions}))
+        )
+    )
+    best: dict[int, RegionMatch] = {}
+    for region in regions:
+        held = best.get(region.photo_id)
+        if region.photo_id in ready and (held is None or region.inliers > held.inliers):
+            best[region.photo_id] = region
+    return sorted(best.values(), key=lambda region: -region.inliers)
 
 
 def _delivery_by_mark(session: Session, mark: int) -> Delivery | None:
@@ -773,8 +834,16 @@ def search_case(
     hashed = _hash_candidates(session, case, fingerprint)
     regions: list[RegionMatch] = []
     if delivery is None or not hashed:
-        index = load_index(session, case, index_dir=index_dir)
-        regions = find_regions(detect(image, features=SUSPECT_FEATURES), index)
+        suspect_features = detect(image, features=SUSPECT_FEATURES)
+        regions = _in_scope_now(
+            session,
+            case,
+            [
+                region
+                for index in search_indexes(session, case, index_dir=index_dir)
+                for region in find_regions(suspect_features, index)
+            ],
+        )
     search.candidates = _merge(hashed, regions)
     if original is not None:
         if not _in_scope(case, original) or original.status is not PhotoStatus.READY:

@@ -11,11 +11,19 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.housekeeping import tidy
-from app.investigate.features import Index, find_regions
+from app.investigate.features import Index, detect, find_regions
 from app.investigate.index_files import cached_index, version_name
-from app.investigate.services import refresh_index_files, scope_name
+from app.investigate.models import Investigation
+from app.investigate.services import refresh_index_files, scope_name, search_indexes
 from app.web.context import runtime
-from tests.investigate.support import event_gallery
+from tests.investigate.support import (
+    UNRELATED,
+    decode,
+    event_gallery,
+    real_photo,
+    real_photos,
+    resized,
+)
 from tests.investigate.test_features import _crop, _distractors, _indexed
 
 
@@ -73,3 +81,30 @@ def test_housekeeping_builds_each_schools_index_and_a_search_uses_it(
     assert built.name.startswith(f"school-{gallery.school.id}-")
     # Up to date: the next run builds nothing.
     assert refresh_index_files(session, directory) == []
+
+
+def test_a_search_uses_the_older_files_and_the_new_rows_until_housekeeping_builds_again(
+    app: Flask, session: Session
+) -> None:
+    gallery = event_gallery(app, session)
+    held = runtime(app)
+    directory = held.settings.index_dir
+    tidy(held)
+    (older,) = directory.iterdir()
+    # A photo is added after the files were built: their version is no longer current.
+    (added,) = real_photos(app, session, gallery.event, (UNRELATED,))
+    case = Investigation(school_id=gallery.school.id)
+
+    indexes = search_indexes(session, case, index_dir=directory)
+
+    assert [p.name for p in directory.iterdir()] == [older.name]  # nothing was built
+    assert len(indexes) == 2
+    assert isinstance(indexes[0].descriptors, np.memmap)
+    assert set(np.unique(indexes[1].photo_ids).tolist()) == {added.id}
+    suspect = detect(resized(decode(real_photo(UNRELATED)), 900), features=3000)
+    found = [r.photo_id for index in indexes for r in find_regions(suspect, index)]
+    assert added.id in found
+
+    # Housekeeping builds the current version; the search then maps it alone.
+    assert tidy(held).indexes_built == [scope_name(gallery.school.id)]
+    assert len(search_indexes(session, case, index_dir=directory)) == 1
