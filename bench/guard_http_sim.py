@@ -43,7 +43,8 @@ Then it replays ``guard_sim.build()``'s events in time order, each as HTTP reque
   accounts types each account's password (otherwise the provider would sign the previous
   account in again). The callback's redirect is not followed (the generator's next event is
   the page). A device already signed in to that account with a live session (30 minutes
-  idle, 12 hours in all: ``FAMILY_TIMEOUTS``) does not sign in again;
+  idle less the minute the application may lag in noting a use, 12 hours in all:
+  ``FAMILY_TIMEOUTS``) does not sign in again;
 * **page**: ``GET /events``;
 * **preview**: ``GET /gallery/photos/<id>/preview.jpg`` of a photo that does not exist. The
   guard observes it as a preview (``@watched`` runs before the view) and the view then
@@ -168,12 +169,14 @@ def network_kind(prefix: str, owner: str, country: str) -> str:
 
 
 def find_networks(needed: Counter[str], rng: random.Random) -> dict[str, list[str]]:
-    """Distinct real /24s per kind of network (the school one from jp_home's)."""
+    """Distinct real /24s per kind of network, and one more of jp_home's for the school
+    (its network is configured whether or not the scenario has an open day)."""
     from app.guard.rules import looks_mobile_or_vpn
     from app.network import locate
 
     wanted = Counter(needed)
-    wanted["jp_home"] += wanted.pop("school", 0)
+    wanted.pop("school", None)
+    wanted["jp_home"] += 1
     found: dict[str, list[str]] = {kind: [] for kind in wanted}
     seen: set[str] = set()
     for _ in range(MAX_SAMPLES):
@@ -302,13 +305,15 @@ class Simulation:
         return response
 
     def live(self, device: Device, event: Event) -> bool:
-        from app.auth.sessions import FAMILY_TIMEOUTS
+        from app.auth.sessions import FAMILY_TIMEOUTS, TOUCH_INTERVAL
 
+        # The application notes a session's use at most once a minute, so it may count
+        # the idle time from up to a minute earlier than the last request.
         return (
             device.guardian_id == event.account.guardian_id
             and device.session_began is not None
             and device.last_used is not None
-            and event.at - device.last_used < FAMILY_TIMEOUTS.idle
+            and event.at - device.last_used < FAMILY_TIMEOUTS.idle - TOUCH_INTERVAL
             and event.at - device.session_began < FAMILY_TIMEOUTS.absolute
         )
 
