@@ -406,6 +406,11 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--households", type=int, default=200)
+    parser.add_argument("--open-day", type=int, default=300, help="open-day families")
+    parser.add_argument("--shared", type=int, default=20, help="shared accounts")
+    parser.add_argument("--traders", type=int, default=10, help="fast traders")
+    parser.add_argument("--slow-traders", type=int, default=10)
+    parser.add_argument("--traded-pool", type=int, default=400, help="accounts traders pick from")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
 
@@ -455,7 +460,17 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
             guardians[guardian.id] = guardian
             return account
 
-        events = build(rng, make_account, week, args.households)
+        events = build(
+            rng,
+            make_account,
+            week,
+            args.households,
+            open_day=args.open_day,
+            shared=args.shared,
+            traders=args.traders,
+            slow_traders=args.slow_traders,
+            traded_pool=args.traded_pool,
+        )
         session.commit()
         store = MemoryStore()
         for event in events:
