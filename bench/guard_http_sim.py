@@ -409,6 +409,7 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     from app.extensions import limiter
     from app.guard.models import GuardAlert
     from app.migrate import upgrade
+    from app.network import locate
     from app.schools.models import Family, School
     from app.useragents import parse_agent
     from app.web.context import runtime
@@ -581,6 +582,9 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     wall = time.monotonic() - began
     app_requests = sum(simulation.http_statuses.values())
     table = outcome_table(outcomes(seen, accounts, alerts))
+    by_kind = Counter(entity.split(":", 1)[0] for entity, _ in alerts)
+    on_school = sum(entity == f"network:{school_network}" for entity, _ in alerts)
+    school_place = locate(f"{school_network.rsplit('.', 1)[0]}.1")
     statuses = ", ".join(
         f"{status}: {count}" for status, count in sorted(simulation.http_statuses.items())
     )
@@ -599,6 +603,10 @@ average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after. Column
 [the service-level simulator](#guard-simulated-traffic).
 
 {table}
+
+Alerts in the database: {by_kind["account"]} on accounts, {by_kind["device"]} on devices,
+{by_kind["pair"]} on a browser on a network, {by_kind["network"]} on networks
+({on_school} on the school's network, {school_network}, {school_place.owner}).
 
 The application's answers by HTTP status: {statuses}. Events by who sent them and how
 they were answered ("ok": let through — a page, a preview's 404, the sign-in's redirect to
