@@ -5,7 +5,9 @@ It drives ``app.guard.services.observe`` — the function every watched request 
 the same store, rules, ladder and database — over a simulated week, in simulated time. It
 does not go through HTTP and the OpenID provider: the request path adds nothing to the
 decisions (the tests in tests/guard check that the web answers follow them), and one
-process replays a week of a few hundred families in seconds.
+process replays a week of a few hundred families in seconds. ``bench/guard_http_sim.py``
+sends the same scenarios (``build()``) to the running application over HTTP and reports
+them with the same table (``outcomes()``, ``outcome_table()``).
 
 Scenarios (all in one run, so they meet each other on shared networks):
 
