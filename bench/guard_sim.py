@@ -5,7 +5,9 @@ It drives ``app.guard.services.observe`` — the function every watched request 
 the same store, rules, ladder and database — over a simulated week, in simulated time. It
 does not go through HTTP and the OpenID provider: the request path adds nothing to the
 decisions (the tests in tests/guard check that the web answers follow them), and one
-process replays a week of a few hundred families in seconds.
+process replays a week of a few hundred families in seconds. ``bench/guard_http_sim.py``
+sends the same scenarios (``build()``) to the running application over HTTP and reports
+them with the same table (``outcomes()``, ``outcome_table()``).
 
 Scenarios (all in one run, so they meet each other on shared networks):
 
@@ -42,8 +44,10 @@ import statistics
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from _common import machine, write_section
 
@@ -156,8 +160,21 @@ def _guardian_week(
 
 
 def build(  # noqa: PLR0912 (one scenario after another)
-    rng: random.Random, make_account: object, week: dt.datetime, households: int
+    rng: random.Random,
+    make_account: object,
+    week: dt.datetime,
+    households: int,
+    *,
+    open_day: int = 300,
+    shared: int = 20,
+    traders: int = 10,
+    slow_traders: int = 10,
+    traded_pool: int = 400,
 ) -> list[Event]:
+    """The week's requests in time order. ``make_account(scenario, family_key)`` makes one
+    account (guardian) in that family. Travellers and grandparents are a tenth of
+    ``households`` each; every trader signs in to 10-30 accounts of ``traded_pool``, every
+    slow trader to 10."""
     events: list[Event] = []
     new = make_account  # (scenario) -> Account
 
@@ -206,15 +223,15 @@ def build(  # noqa: PLR0912 (one scenario after another)
                 actor="grandparents",
             )
 
-    open_day = week + dt.timedelta(days=5, hours=9)
-    for _ in range(300):
+    open_day_at = week + dt.timedelta(days=5, hours=9)
+    for _ in range(open_day):
         account = new("open_day", f"o{rng.random()}")  # type: ignore[operator]
         devices = _guardian_week(rng, events, account, week)
         phone = devices[0]
-        start = open_day + dt.timedelta(seconds=rng.randint(0, 7200))
+        start = open_day_at + dt.timedelta(seconds=rng.randint(0, 7200))
         _visit(rng, events, account, start, phone[0], phone[1], SCHOOL_NETWORK, "City Schools")
 
-    for n in range(20):
+    for n in range(shared):
         account = new("shared", f"s{n}")  # type: ignore[operator]
         _guardian_week(rng, events, account, week)
         begin = week + dt.timedelta(days=rng.randint(0, 3), hours=rng.randint(0, 23))
@@ -234,12 +251,12 @@ def build(  # noqa: PLR0912 (one scenario after another)
                 actor=f"stranger{stranger}",
             )
 
-    traded_pool = [new("traded", f"x{n}") for n in range(400)]  # type: ignore[operator]
-    for n in range(10):
+    pool = [new("traded", f"x{n}") for n in range(traded_pool)]  # type: ignore[operator]
+    for n in range(traders):
         device, agent = _device(rng), rng.choice(AGENTS_HOME)
         prefix, owner = _home(rng)
         begin = week + dt.timedelta(days=rng.randint(0, 5), hours=rng.randint(0, 20))
-        for k, account in enumerate(rng.sample(traded_pool, rng.randint(10, 30))):
+        for k, account in enumerate(rng.sample(pool, rng.randint(10, 30))):
             start = begin + dt.timedelta(minutes=2 * k)
             account.abuse_from = account.abuse_from or start
             events.append(
@@ -258,11 +275,11 @@ def build(  # noqa: PLR0912 (one scenario after another)
                     f"trader{n}",
                 )
             )
-    for n in range(10):
+    for n in range(slow_traders):
         agent = rng.choice(AGENTS_HOME)
         prefix, owner = _home(rng)
         begin = week + dt.timedelta(days=rng.randint(0, 1), hours=rng.randint(0, 20))
-        for k, account in enumerate(rng.sample(traded_pool, 10)):
+        for k, account in enumerate(rng.sample(pool, 10)):
             start = begin + dt.timedelta(hours=12 * k)
             account.abuse_from = account.abuse_from or start
             device = _device(rng)  # cookies cleared every time
@@ -288,10 +305,114 @@ def build(  # noqa: PLR0912 (one scenario after another)
     return events
 
 
-def main() -> None:  # noqa: PLR0912, PLR0915 (set-up, replay and report, in order)
+#: Scenario rows of the outcome table, in order (the last two count the traders themselves).
+SCENARIOS = (
+    "household",
+    "traveller",
+    "grandparents",
+    "open_day",
+    "shared",
+    "traded",
+    "trader",
+    "slow_trader",
+)
+
+
+def _count(out: Outcome, steps: list[tuple[dt.datetime, Any]], began: dt.datetime | None) -> None:
+    """Add one account or trader, with the steps that touched it, to ``out``."""
+    from app.guard.models import Step
+
+    out.accounts += 1
+    if steps:
+        out.detected += 1
+        if began is not None:
+            first = min(at for at, _ in steps)
+            out.delays.append(max(0.0, (first - began).total_seconds() / 3600))
+    if any(step.rank >= Step.STEP_UP.rank for _, step in steps):
+        out.stepped_up += 1
+    if any(step.rank >= Step.BLOCK.rank for _, step in steps):
+        out.blocked += 1
+
+
+def outcomes(
+    events: Sequence[Event],
+    accounts: Iterable[Account],
+    alerts: Iterable[tuple[str, list[dict[str, Any]]]],
+) -> dict[str, Outcome]:
+    """Per scenario, what the alerts (entity, timeline) did to its accounts and traders.
+
+    An account alert touches its own account; a device, or a browser on a network, every
+    account it was used for (the browser on a network: signed in to). A trader is caught
+    by an alert on their device or their browser on their network."""
+    from app.guard.models import Step
+
+    used_by: dict[str, set[int]] = defaultdict(set)
+    actors_of: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        for entity in (f"device:{event.device}", f"pair:{event.prefix}|{event.agent}"):
+            if entity.startswith("device:") or event.kind == "sign_in":
+                used_by[entity].add(event.account.guardian_id)
+                actors_of[entity].add(event.actor)
+    touched: dict[int, list[tuple[dt.datetime, Step]]] = defaultdict(list)
+    caught: dict[str, list[tuple[dt.datetime, Step]]] = defaultdict(list)
+    for entity, timeline in alerts:
+        steps = [
+            (dt.datetime.fromisoformat(t["at"]), Step(t["step"]))
+            for t in timeline
+            if t.get("step") in {s.value for s in Step}
+        ]
+        if entity.startswith("account:"):
+            touched[int(entity.split(":", 1)[1])].extend(steps)
+        else:
+            for guardian_id in used_by.get(entity, ()):
+                touched[guardian_id].extend(steps)
+        for actor in actors_of.get(entity, ()):
+            caught[actor].extend(steps)
+
+    result: dict[str, Outcome] = defaultdict(Outcome)
+    # Traded accounts no trader signed in to are left out.
+    for account in (a for a in accounts if a.scenario != "traded" or a.abuse_from is not None):
+        _count(result[account.scenario], touched.get(account.guardian_id, []), account.abuse_from)
+
+    first_request: dict[str, dt.datetime] = {}
+    for event in events:
+        if event.actor.startswith(("trader", "slow_trader")):
+            first_request.setdefault(event.actor, event.at)
+    for actor, began in first_request.items():
+        _count(result[actor.rstrip("0123456789")], caught.get(actor, []), began)
+    return result
+
+
+def outcome_table(result: dict[str, Outcome]) -> str:
+    """The Markdown table of ``outcomes()``, one row per scenario."""
+
+    def pct(part: int, whole: int) -> str:
+        return f"{100 * part / whole:.1f} %" if whole else "-"
+
+    rows = [
+        "| scenario | accounts | detected | stepped up or more | blocked or more "
+        "| time to alert (median) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in SCENARIOS:
+        out = result.get(name, Outcome())
+        delay = f"{statistics.median(out.delays):.2f} h" if out.delays else "-"
+        rows.append(
+            f"| {name} | {out.accounts} | {pct(out.detected, out.accounts)} | "
+            f"{pct(out.stepped_up, out.accounts)} | {pct(out.blocked, out.accounts)} | {delay} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--households", type=int, default=200)
+    parser.add_argument("--open-day", type=int, default=300, help="open-day families")
+    parser.add_argument("--shared", type=int, default=20, help="shared accounts")
+    parser.add_argument("--traders", type=int, default=10, help="fast traders")
+    parser.add_argument("--slow-traders", type=int, default=10)
+    parser.add_argument("--traded-pool", type=int, default=400, help="accounts traders pick from")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
 
@@ -299,7 +420,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915 (set-up, replay and report, in ord
 
     from app.auth.models import Guardian
     from app.db import Database, make_engine, utcnow
-    from app.guard.models import GuardAlert, Step
+    from app.guard.models import GuardAlert
     from app.guard.rules import Observation, SignalKind
     from app.guard.services import observe
     from app.guard.store import MemoryStore
@@ -341,7 +462,17 @@ def main() -> None:  # noqa: PLR0912, PLR0915 (set-up, replay and report, in ord
             guardians[guardian.id] = guardian
             return account
 
-        events = build(rng, make_account, week, args.households)
+        events = build(
+            rng,
+            make_account,
+            week,
+            args.households,
+            open_day=args.open_day,
+            shared=args.shared,
+            traders=args.traders,
+            slow_traders=args.slow_traders,
+            traded_pool=args.traded_pool,
+        )
         session.commit()
         store = MemoryStore()
         for event in events:
@@ -368,77 +499,10 @@ def main() -> None:  # noqa: PLR0912, PLR0915 (set-up, replay and report, in ord
             )
             session.commit()
 
-        # Which alerts touch which accounts (an account alert its own; a device or browser
-        # on a network every account it was used for), when, and how far they climbed.
-        used_by: dict[str, set[int]] = defaultdict(set)
-        actors_of: dict[str, set[str]] = defaultdict(set)
-        for event in events:
-            for entity in (f"device:{event.device}", f"pair:{event.prefix}|{event.agent}"):
-                if entity.startswith("device:") or event.kind == "sign_in":
-                    used_by[entity].add(event.account.guardian_id)
-                    actors_of[entity].add(event.actor)
-        touched: dict[int, list[tuple[dt.datetime, Step]]] = defaultdict(list)
-        caught: dict[str, list[tuple[dt.datetime, Step]]] = defaultdict(list)
-        for alert in session.scalars(select(GuardAlert)):
-            steps = [
-                (dt.datetime.fromisoformat(t["at"]), Step(t["step"]))
-                for t in alert.timeline
-                if t.get("step") in {s.value for s in Step}
-            ]
-            if alert.entity.startswith("account:"):
-                touched[int(alert.entity.split(":", 1)[1])].extend(steps)
-            else:
-                for guardian_id in used_by.get(alert.entity, ()):
-                    touched[guardian_id].extend(steps)
-            for actor in actors_of.get(alert.entity, ()):
-                caught[actor].extend(steps)
+        alerts = [(alert.entity, alert.timeline) for alert in session.scalars(select(GuardAlert))]
         session.close()
 
-    outcomes: dict[str, Outcome] = defaultdict(Outcome)
-    for account in accounts.values():
-        if account.scenario == "traded" and account.abuse_from is None:
-            continue
-        out = outcomes[account.scenario]
-        out.accounts += 1
-        steps = touched.get(account.guardian_id, [])
-        if steps:
-            out.detected += 1
-            if account.abuse_from is not None:
-                first = min(at for at, _ in steps)
-                out.delays.append(max(0.0, (first - account.abuse_from).total_seconds() / 3600))
-        if any(step.rank >= Step.STEP_UP.rank for _, step in steps):
-            out.stepped_up += 1
-        if any(step.rank >= Step.BLOCK.rank for _, step in steps):
-            out.blocked += 1
-
-    first_request: dict[str, dt.datetime] = {}
-    for event in events:
-        if event.actor.startswith(("trader", "slow_trader")):
-            first_request.setdefault(event.actor, event.at)
-    for actor, began in first_request.items():
-        out = outcomes[actor.rstrip("0123456789")]
-        out.accounts += 1
-        steps = caught.get(actor, [])
-        if steps:
-            out.detected += 1
-            out.delays.append(max(0.0, (min(at for at, _ in steps) - began).total_seconds() / 3600))
-        if any(step.rank >= Step.STEP_UP.rank for _, step in steps):
-            out.stepped_up += 1
-        if any(step.rank >= Step.BLOCK.rank for _, step in steps):
-            out.blocked += 1
-
-    def pct(part: int, whole: int) -> str:
-        return f"{100 * part / whole:.1f} %" if whole else "-"
-
-    rows = []
-    names = ("household", "traveller", "grandparents", "open_day", "shared", "traded")
-    for name in (*names, "trader", "slow_trader"):
-        out = outcomes[name]
-        delay = f"{statistics.median(out.delays):.2f} h" if out.delays else "-"
-        rows.append(
-            f"| {name} | {out.accounts} | {pct(out.detected, out.accounts)} | "
-            f"{pct(out.stepped_up, out.accounts)} | {pct(out.blocked, out.accounts)} | {delay} |"
-        )
+    rows = outcome_table(outcomes(events, accounts.values(), alerts))
     command = "python " + " ".join(shlex.quote(a) for a in ["bench/guard_sim.py", *sys.argv[1:]])
     section = f"""{SECTION_HEADING}
 
@@ -451,9 +515,7 @@ stepped up or blocked, not the family. "Time to alert" is from the first abusive
 The last two rows count the traders themselves (their browser, or their browser on their
 network).
 
-| scenario | accounts | detected | stepped up or more | blocked or more | time to alert (median) |
-|---|---:|---:|---:|---:|---:|
-{chr(10).join(rows)}
+{rows}
 """
     print(section)
     if args.write:
