@@ -30,9 +30,10 @@ from app.guard.services import (
     recent_downloads,
     step_up_pending,
 )
-from app.guard.watch import send_mail_soon, signal_store
+from app.guard.watch import signal_store
 from app.i18n import gettext as _
 from app.mail.services import masked
+from app.mail.web import send_mail_soon
 from app.network import database_date
 from app.schools.models import Family
 from app.urls import safe_next

@@ -43,7 +43,7 @@ from app.guard.services import RULE_TEXT, STEP_TEXT, Verdict, record_step_up, st
 from app.guard.services import observe as observe_signals
 from app.guard.store import KEY_PREFIX, SignalStore, make_store
 from app.i18n import gettext as _
-from app.mail.services import deliver_mail
+from app.mail.web import send_mail_soon
 from app.network import locate
 from app.orders.models import Entitlement
 from app.urls import safe_next
@@ -159,14 +159,6 @@ def _tell(db: Session, guardian: Guardian, verdict: Verdict) -> int:
         elif decision.step in (Step.BLOCK, Step.REVOKE):
             mailed += len(tell_school_now(db, decision.alert, decision.step, now=now()))
     return mailed
-
-
-def send_mail_soon() -> None:
-    """Send the outbox now (inline) or by the worker; housekeeping catches anything left."""
-    try:
-        runtime().enqueue(deliver_mail)
-    except Exception:  # a mail server or queue down must not cost the request
-        logger.exception("the outbox could not be sent now; housekeeping will retry")
 
 
 def blocked_response(verdict: Verdict) -> WerkzeugResponse:

@@ -2,8 +2,8 @@
 
 - Suspend the family's downloads (:mod:`app.downloads.suspensions`): lifted from the same
   case, the download time it lasted is given back.
-- Escalate the case to the platform's operators: it heads their case list, and a warning
-  goes to the log they watch; the school can withdraw it.
+- Escalate the case to the platform's operators: it heads their case list, each operator
+  is mailed, and a warning goes to the log they watch; the school can withdraw it.
 
 Signing the guardian out everywhere (``revoke_named_sessions``) needs no undoing: it
 stops whoever holds their sessions, and the guardian signs in again with their provider.
@@ -18,6 +18,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.models import StaffRole, StaffUser
 from app.auth.policies import Actor, actor_id
 from app.downloads.models import DownloadSuspension
 from app.downloads.suspensions import lift_suspension, suspend_downloads, suspension_in_force
@@ -25,6 +26,7 @@ from app.errors import Conflict, NotFound
 from app.i18n import gettext as _
 from app.investigate.models import Investigation, Verdict
 from app.investigate.policies import knows_case
+from app.mail.services import is_address, queue_mail
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +79,14 @@ def lift_named_family(
     return suspension, lift_suspension(session, suspension, staff_id=actor_id(actor), now=now)
 
 
-def escalate(session: Session, actor: Actor, case: Investigation, *, now: dt.datetime) -> None:
-    """Bring the case to the operators' attention (flushed)."""
+def escalate(
+    session: Session, actor: Actor, case: Investigation, *, now: dt.datetime, case_url: str = ""
+) -> int:
+    """Bring the case to the operators' attention (flushed); returns the mails queued.
+
+    Each active operator with an address is mailed the case's number, school, verdict and
+    link; no family's or child's details go into the mail.
+    """
     if not knows_case(actor, case):
         raise NotFound()
     if case.escalated_at is not None:
@@ -93,6 +101,30 @@ def escalate(session: Session, actor: Actor, case: Investigation, *, now: dt.dat
         case.school_id,
         case.verdict,
     )
+    operators = session.scalars(
+        select(StaffUser).where(StaffUser.role == StaffRole.OPERATOR, StaffUser.is_active.is_(True))
+    ).all()
+    queued = 0
+    for operator in operators:
+        if not is_address(operator.email):
+            continue
+        queue_mail(
+            session,
+            kind="investigate.escalated",
+            to=operator.email,
+            subject=_("A school asks for help with leak investigation #%(id)s", id=case.id),
+            body=_(
+                "%(school)s brought leak investigation #%(id)s to the platform operator"
+                " (verdict: %(verdict)s). The case, its evidence and its actions: %(url)s",
+                school=case.school.name if case.school else _("Every school"),
+                id=case.id,
+                verdict=str(case.verdict or "-"),
+                url=case_url or f"/investigate/cases/{case.id}",
+            ),
+            now=now,
+        )
+        queued += 1
+    return queued
 
 
 def withdraw_escalation(session: Session, actor: Actor, case: Investigation) -> None:

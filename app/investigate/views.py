@@ -44,6 +44,7 @@ from app.investigate.services import (
     suspect_bytes,
 )
 from app.investigate.services import suspect_image as decoded_suspect
+from app.mail.web import send_mail_soon
 from app.network import locate
 from app.photos.blobs import PREVIEW, read_derivative
 from app.schools.models import School
@@ -362,12 +363,25 @@ def lift_family_downloads(case_id: int) -> WerkzeugResponse:
 def escalate_case(case_id: int) -> WerkzeugResponse:
     """Tell the platform's operators: the case heads their list."""
     staff, case = _case(case_id)
-    escalate(db_session(), staff, case, now=now())
-    return commit_action(
+    mailed = escalate(
+        db_session(),
+        staff,
+        case,
+        now=now(),
+        case_url=url_for("investigate.show_case", case_id=case.id, _external=True),
+    )
+    response = commit_action(
         url_for("investigate.show_case", case_id=case.id),
         _("The operator has been told of this case."),
-        audited=Audited("investigate.escalated", subject=f"investigation:{case.id}"),
+        audited=Audited(
+            "investigate.escalated",
+            subject=f"investigation:{case.id}",
+            details={"operators_mailed": mailed},
+        ),
     )
+    if mailed:
+        send_mail_soon()
+    return response
 
 
 @bp.post("/cases/<id:case_id>/withdraw-escalation")

@@ -19,6 +19,7 @@ from app.auth.models import StaffRole, StaffUser
 from app.deliveries.models import Delivery
 from app.downloads.models import DownloadSuspension
 from app.investigate.models import Investigation, Verdict
+from app.mail.models import OutgoingMail
 from app.orders.models import Entitlement
 from tests.downloads.conftest import Paid, ask
 from tests.factories import make_school, make_staff
@@ -167,7 +168,15 @@ def test_the_operator_is_told_of_an_escalated_case_and_the_school_can_take_it_ba
     with caplog.at_level(logging.WARNING, logger="app.investigate.actions"):
         assert _post(admin, case, "escalate") == 303
     assert f"investigation {case.id} escalated to the operator" in caplog.text
-    assert _audited(session, "investigate.escalated").subject == f"investigation:{case.id}"
+    escalated = _audited(session, "investigate.escalated")
+    assert escalated.subject == f"investigation:{case.id}"
+    assert escalated.details["operators_mailed"] == 1
+    (mail,) = session.scalars(
+        select(OutgoingMail).where(OutgoingMail.kind == "investigate.escalated")
+    ).all()
+    assert mail.to_address == operator.email
+    assert f"/investigate/cases/{case.id}" in mail.body
+    assert paid.gallery.guardian.display_name not in mail.body  # no family in the mail
     assert _post(admin, case, "escalate") == 409
     assert "Escalated to the platform operator" in admin.get(f"/investigate/cases/{case.id}").text
     assert "data-escalated-cases" not in admin.get("/investigate/").text  # operators' list
