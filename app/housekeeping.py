@@ -22,6 +22,7 @@ from app.guard.notify import send_digests
 from app.investigate.services import refresh_index_files
 from app.mail.services import deliver_pending
 from app.orders.services import expire_unpaid
+from app.photos.blobs import sweep_abandoned_writes
 from app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class TidyReport:
     preview_deliveries_cleared: int = 0
     bundles_cleared: int = 0
     anchored_event: int | None = None
+    temporary_files_removed: int = 0
     digests_queued: int = 0
     mail_sent: int = 0
     indexes_built: list[str] = field(default_factory=list)
@@ -65,6 +67,10 @@ def tidy(runtime: Runtime) -> TidyReport:
             report.bundles_cleared = forget_expired_bundles(session, runtime.blobs, now=now)
     except Exception:
         logger.exception("housekeeping: clearing fetched and expired ZIPs failed")
+    try:
+        report.temporary_files_removed = sweep_abandoned_writes(runtime.blobs)
+    except Exception:
+        logger.exception("housekeeping: sweeping abandoned blob writes failed")
     try:
         with runtime.database.session_scope(write=False) as session:
             anchor = write_anchor(
