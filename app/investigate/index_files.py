@@ -37,10 +37,9 @@ def version_name(scope: str, stamp: Sequence[object]) -> str:
     return f"{scope}-{digest}"
 
 
-def mapped_version(directory: Path, scope: str, stamp: Sequence[object]) -> Index | None:
-    """The scope's index at exactly this version, if its files are in place."""
-    final = directory / version_name(scope, stamp)
-    return Index.load(final) if (final / _DONE).exists() else None
+def has_version(directory: Path, scope: str, stamp: Sequence[object]) -> bool:
+    """Whether the scope's index at exactly this version has its files in place."""
+    return (directory / version_name(scope, stamp) / _DONE).exists()
 
 
 def newest_version(directory: Path, scope: str) -> tuple[Index, str] | None:
@@ -66,12 +65,13 @@ def cached_index(
     stamp: Sequence[object],
     build: Callable[[], Index],
     *,
-    newest_row: str = "",
+    newest_row: Callable[[], str] = lambda: "",
 ) -> Index:
     """The scope's index at this version: mapped from disk, or built, saved and mapped.
 
-    ``newest_row`` (the time of the version's newest row) is kept with the files, so a
-    search that finds only this version later can add the rows made since.
+    ``newest_row`` (asked only when building: the time of the version's newest row) is
+    kept with the files, so a search that finds only this version later can add the rows
+    made since.
     """
     name = version_name(scope, stamp)
     final = directory / name
@@ -82,7 +82,7 @@ def cached_index(
     temporary = directory / f".{name}.{secrets.token_hex(4)}"
     try:
         index.save(temporary)
-        (temporary / _DONE).write_text(newest_row)
+        (temporary / _DONE).write_text(newest_row())
         try:
             os.rename(temporary, final)
         except OSError:

@@ -64,7 +64,7 @@ from app.investigate.features import (
 )
 from app.investigate.index_files import (
     cached_index,
-    mapped_version,
+    has_version,
     newest_version,
     version_name,
 )
@@ -409,19 +409,15 @@ def search_indexes(
     housekeeping has not built that version yet, the newest one on disk and, beside it, a
     small index of the rows made since (new and re-indexed photos), so that a search
     never waits for a build it does not need."""
-    if index_dir is None:
-        return [load_index(session, case)]
     school_id = case.school_id
     stamp = _index_stamp(session, school_id)
-    current = mapped_version(index_dir, scope_name(school_id), stamp)
-    if current is not None:
-        return [current]
-    older = newest_version(index_dir, scope_name(school_id))
-    if older is None or not older[1]:
-        return [_scope_index(session, school_id, index_dir=index_dir)]
-    index, newest_row = older
-    since = dt.datetime.fromisoformat(newest_row)
-    return [index, _build_index(session, school_id, made_after=since)]
+    if index_dir is not None and not has_version(index_dir, scope_name(school_id), stamp):
+        older = newest_version(index_dir, scope_name(school_id))
+        if older is not None and older[1]:
+            index, newest_row = older
+            since = dt.datetime.fromisoformat(newest_row)
+            return [index, _build_index(session, school_id, made_after=since)]
+    return [_scope_index(session, school_id, index_dir=index_dir, stamp=stamp)]
 
 
 def _newest_row(session: Session, school_id: int | None) -> str:
@@ -434,8 +430,16 @@ def _newest_row(session: Session, school_id: int | None) -> str:
     return newest.isoformat() if newest is not None else ""
 
 
-def _scope_index(session: Session, school_id: int | None, *, index_dir: Path | None) -> Index:
-    stamp = _index_stamp(session, school_id)
+def _scope_index(
+    session: Session,
+    school_id: int | None,
+    *,
+    index_dir: Path | None,
+    stamp: tuple[Any, ...] | None = None,
+) -> Index:
+    """The scope's index at ``stamp`` (its current version, asked for when not given):
+    kept in the process, and with ``index_dir`` mapped from (or built into) its files."""
+    stamp = stamp if stamp is not None else _index_stamp(session, school_id)
     key = (str(session.get_bind().engine.url), school_id, str(index_dir))
     with _INDEX_LOCK:
         held = _INDEXES.get(key)
@@ -449,7 +453,7 @@ def _scope_index(session: Session, school_id: int | None, *, index_dir: Path | N
             scope_name(school_id),
             stamp,
             lambda: _build_index(session, school_id),
-            newest_row=_newest_row(session, school_id),
+            newest_row=lambda: _newest_row(session, school_id),
         )
     with _INDEX_LOCK:
         while len(_INDEXES) >= _KEEP_INDEXES:
@@ -476,7 +480,7 @@ def refresh_index_files(session: Session, index_dir: Path) -> list[str]:
         stamp = _index_stamp(session, school_id)
         name = version_name(scope_name(school_id), stamp)
         if not (index_dir / name).is_dir():
-            _scope_index(session, school_id, index_dir=index_dir)
+            _scope_index(session, school_id, index_dir=index_dir, stamp=stamp)
             built.append(scope_name(school_id))
     return built
 
