@@ -88,7 +88,17 @@ from urllib.parse import urljoin
 
 import requests
 from _common import machine, write_section
-from guard_sim import CARRIERS, SCHOOL_NETWORK, Account, Event, build, outcome_table, outcomes
+from guard_sim import (
+    CARRIERS,
+    SCHOOL_NETWORK,
+    Account,
+    Event,
+    build,
+    outcome_table,
+    outcomes,
+    scenario_counts,
+    scenario_options,
+)
 from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,13 +396,9 @@ class Simulation:
 
 def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--households", type=int, default=10)
-    parser.add_argument("--open-day", type=int, default=24, help="open-day families")
-    parser.add_argument("--shared", type=int, default=4, help="shared accounts")
-    parser.add_argument("--traders", type=int, default=3, help="fast traders")
-    parser.add_argument("--slow-traders", type=int, default=3)
-    parser.add_argument("--traded-pool", type=int, default=60, help="accounts traders pick from")
+    scenario_options(
+        parser, households=10, open_day=24, shared=4, traders=3, slow_traders=3, traded_pool=60
+    )
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
@@ -429,17 +435,7 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
         family_of.append(family_key)
         return account
 
-    events = build(
-        rng,
-        make_account,
-        week,
-        args.households,
-        open_day=args.open_day,
-        shared=args.shared,
-        traders=args.traders,
-        slow_traders=args.slow_traders,
-        traded_pool=args.traded_pool,
-    )
+    events = build(rng, make_account, week, **scenario_counts(args))
     kinds: dict[str, str] = {}
     for event in events:
         kinds.setdefault(event.prefix, network_kind(event.prefix, event.owner, event.country))

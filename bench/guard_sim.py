@@ -404,15 +404,43 @@ def outcome_table(result: dict[str, Outcome]) -> str:
     return "\n".join(rows)
 
 
+def scenario_options(
+    parser: argparse.ArgumentParser,
+    *,
+    households: int = 200,
+    open_day: int = 300,
+    shared: int = 20,
+    traders: int = 10,
+    slow_traders: int = 10,
+    traded_pool: int = 400,
+) -> None:
+    """The seed and the scenario counts, as options with these defaults."""
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--households", type=int, default=households)
+    parser.add_argument("--open-day", type=int, default=open_day, help="open-day families")
+    parser.add_argument("--shared", type=int, default=shared, help="shared accounts")
+    parser.add_argument("--traders", type=int, default=traders, help="fast traders")
+    parser.add_argument("--slow-traders", type=int, default=slow_traders)
+    parser.add_argument(
+        "--traded-pool", type=int, default=traded_pool, help="accounts traders pick from"
+    )
+
+
+def scenario_counts(args: argparse.Namespace) -> dict[str, int]:
+    """The counts :func:`build` takes, from the options of :func:`scenario_options`."""
+    return {
+        "households": args.households,
+        "open_day": args.open_day,
+        "shared": args.shared,
+        "traders": args.traders,
+        "slow_traders": args.slow_traders,
+        "traded_pool": args.traded_pool,
+    }
+
+
 def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--households", type=int, default=200)
-    parser.add_argument("--open-day", type=int, default=300, help="open-day families")
-    parser.add_argument("--shared", type=int, default=20, help="shared accounts")
-    parser.add_argument("--traders", type=int, default=10, help="fast traders")
-    parser.add_argument("--slow-traders", type=int, default=10)
-    parser.add_argument("--traded-pool", type=int, default=400, help="accounts traders pick from")
+    scenario_options(parser)
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
 
@@ -462,17 +490,7 @@ def main() -> None:  # noqa: PLR0915 (set-up, replay and report, in order)
             guardians[guardian.id] = guardian
             return account
 
-        events = build(
-            rng,
-            make_account,
-            week,
-            args.households,
-            open_day=args.open_day,
-            shared=args.shared,
-            traders=args.traders,
-            slow_traders=args.slow_traders,
-            traded_pool=args.traded_pool,
-        )
+        events = build(rng, make_account, week, **scenario_counts(args))
         session.commit()
         store = MemoryStore()
         for event in events:
