@@ -25,7 +25,13 @@ import numpy.typing as npt
 from PIL import Image
 
 from app.imaging import keypoints
-from app.imaging.keypoints import DESCRIPTOR_BYTES, INDEX_FEATURES, Features
+from app.imaging.keypoints import (
+    DESCRIPTOR_BYTES,
+    INDEX_FEATURES,
+    F32Array,
+    Features,
+    U8Array,
+)
 
 #: Points looked for in a suspect (more: it may hold a small region among other content).
 SUSPECT_FEATURES: Final = 3000
@@ -53,8 +59,6 @@ MIN_SPREAD_PX: Final = 24.0
 #: RANSAC's tolerance, in preview pixels.
 REPROJECTION_PX: Final = 6.0
 
-U8Array = npt.NDArray[np.uint8]
-F32Array = npt.NDArray[np.float32]
 
 __all__ = [
     "INDEX_FEATURES",
