@@ -34,6 +34,16 @@ def _mail(session: Session, kind: str) -> list[OutgoingMail]:
     )
 
 
+def _one_browser_through_families(
+    count: int, new_guardian: Callable[[], Guardian], device: Callable[..., Device]
+) -> None:
+    """One browser signs in to ``count`` families in turn, each looking at its events."""
+    browser = device()
+    for _ in range(count):
+        device(new_guardian(), client=browser.client)
+        browser.get("/events")
+
+
 def test_the_family_is_mailed_at_its_roster_contact_when_its_account_reaches_a_notice(
     app: Flask, session: Session, school: School, device: Callable[..., Device]
 ) -> None:
@@ -71,10 +81,7 @@ def test_the_schools_administrators_are_mailed_at_once_when_a_device_is_blocked(
     admin = make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=school.id)
     make_staff(session, StaffRole.SCHOOL_ADMIN, school_id=school.id, is_active=False)
     session.commit()
-    browser = device()
-    for _ in range(4):  # the fourth family on one device: revoke
-        device(new_guardian(), client=browser.client)
-        browser.get("/events")
+    _one_browser_through_families(4, new_guardian, device)  # the fourth: revoke
     mails = _mail(session, "guard.alert")
     assert [m.to_address for m in mails] == [admin.email]
     (alert,) = session.scalars(select(GuardAlert)).all()
@@ -93,10 +100,7 @@ def test_each_school_gets_one_digest_a_day_of_its_own_alerts(
         session, StaffRole.SCHOOL_ADMIN, school_id=make_family(session).school_id
     )
     session.commit()
-    browser = device()
-    for _ in range(3):  # the third family on one device: a notice
-        device(new_guardian(), client=browser.client)
-        browser.get("/events")
+    _one_browser_through_families(3, new_guardian, device)  # the third: a notice
     now = utcnow()
     assert send_digests(session, now=now) == 1
     session.commit()
