@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 
 from app.audit.anchors import write_anchor
@@ -30,6 +31,10 @@ logger = logging.getLogger(__name__)
 #: Marked previews are kept for the day they were made (one delivery per guardian, photo
 #: and day); the days before today that a run looks back over, to catch up after downtime.
 PREVIEW_DAYS_BACK = 7
+#: The sweep of abandoned blob writes walks the whole blob tree: once an hour is enough,
+#: since it removes only files untouched for an hour.
+SWEEP_EVERY = 3600.0
+_last_sweep: dict[str, float] = {}
 
 
 @dataclass
@@ -68,7 +73,11 @@ def tidy(runtime: Runtime) -> TidyReport:
     except Exception:
         logger.exception("housekeeping: clearing fetched and expired ZIPs failed")
     try:
-        report.temporary_files_removed = sweep_abandoned_writes(runtime.blobs)
+        root = str(runtime.settings.blob_dir)
+        moment = time.monotonic()
+        if moment - _last_sweep.get(root, -SWEEP_EVERY) >= SWEEP_EVERY:
+            _last_sweep[root] = moment
+            report.temporary_files_removed = sweep_abandoned_writes(runtime.blobs)
     except Exception:
         logger.exception("housekeeping: sweeping abandoned blob writes failed")
     try:
