@@ -393,15 +393,6 @@ def _build_index(
     )
 
 
-def load_index(session: Session, case: Investigation, *, index_dir: Path | None = None) -> Index:
-    """The feature index of the case's scope, in one matrix (kept in the process).
-
-    With ``index_dir`` the index is the scope's memory-mapped files there
-    (:mod:`app.investigate.index_files`), built first if this version has none.
-    """
-    return _scope_index(session, case.school_id, index_dir=index_dir)
-
-
 def search_indexes(
     session: Session, case: Investigation, *, index_dir: Path | None = None
 ) -> list[Index]:
