@@ -10,7 +10,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._lattice import Lattice, lattice_stages, peak_offset, same_lattice
+from ._lattice import (
+    FIRST,
+    FULL,
+    TEXTURE,
+    Lattice,
+    lattice_stages,
+    peak_offset,
+    same_lattice,
+    texture_lattices,
+)
 from ._pattern import OVERSAMPLE, TILE
 from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual, whiten
 
@@ -50,6 +59,15 @@ SCAN_MAX_PITCH = 12.0
 SCAN_LEVEL_PITCH = 1.6
 # Lattices through the strongest autocorrelation peak screened before the full search.
 FIRST_LOOK = 4
+# The texture stage's residual is normalised over a smaller neighbourhood (pixels, at the
+# analysis level) than the full search's: between the wires of a fence or the threads of
+# checked cloth the mark then keeps its weight instead of being scaled down by the
+# texture's energy a few pixels away.
+TEXTURE_NORMALISE = 2.0
+# Levels that get a texture stage: the first only. A texture drowns the tile where the
+# whole photo is analysed; the coarser level serves crops and small copies, where the
+# stage found nothing the other stages had not (docs/watermark.md, "Fourth round").
+TEXTURE_LEVELS = 1
 
 
 @dataclass(frozen=True)
@@ -119,12 +137,9 @@ class Pyramid:
 
 
 def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
-    """Lattice hypotheses from every analysis level, strongest first."""
+    """Lattice hypotheses from every analysis level's full search, strongest first."""
     found = [
-        g
-        for batch in geometries_by_level(pyramid)
-        if not batch.first_look
-        for g in batch.geometries
+        g for batch in geometries_by_level(pyramid) if batch.stage == FULL for g in batch.geometries
     ]
     found.sort(key=lambda g: -g.lattice.strength)
     return found
@@ -132,20 +147,29 @@ def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
 
 @dataclass(frozen=True)
 class Batch:
-    """Hypotheses to screen, strongest first. A first look comes ahead of its level's full
+    """Hypotheses to screen, strongest first, from one stage of one level's search (FIRST,
+    FULL or TEXTURE, see lattice_stages). A first look comes ahead of its level's full
     search and may be repeated by it (`repeats` tells); it is not counted against the
-    number of hypotheses screened."""
+    number of hypotheses screened, nor is the texture stage, which has its own bound."""
 
     geometries: list[Geometry]
-    first_look: bool
+    stage: str
+
+    @property
+    def first_look(self) -> bool:
+        return self.stage == FIRST
 
 
 def geometries_by_level(pyramid: Pyramid) -> Iterator[Batch]:
     """Lattice hypotheses one analysis level at a time, each level's full search preceded
     by a first look (see lattice_stages), so that a reader can stop as soon as one
-    decodes; no full search repeats an earlier level's."""
+    decodes; no full search repeats an earlier level's. After every level, the first
+    level's texture stage (texture_lattices): it costs more than a level's search and
+    serves only photos with a periodic texture of their own, so a crop that reads at the
+    coarser level never waits for it."""
     h, w = pyramid.luma.shape
     found: list[Geometry] = []
+    textured: list[tuple[int, F32, float, float, float]] = []
     for level, side in enumerate(ANALYSIS_SIDES):
         factor = min(MAX_ANALYSIS_UPSAMPLE, side / max(h, w))
         if level > 0 and factor >= 1.0:
@@ -155,25 +179,52 @@ def geometries_by_level(pyramid: Pyramid) -> Iterator[Batch]:
         if min(small.shape) < PERIOD:
             continue
         res = residual(small, ANALYSIS_SIGMA)
-        white: F32 | None = None
         # Where the copy's own JPEG blocks (8 pixels) fall in this level.
-        for stage, last in lattice_stages(res, block=8.0 * (fx + fy) / 2.0):
-            kept: list[Geometry] = []
-            for lattice in stage:
-                full = lattice.scaled(1.0 / fx, 1.0 / fy)
-                if full.period / TILE < MIN_PITCH:
-                    continue
-                if any(_close(full, other.lattice) for other in found + kept):
-                    continue
-                if white is None:
-                    white = whiten(res)
-                kept.append(Geometry(full, level, white, lattice))
-            kept.sort(key=lambda g: -g.lattice.strength)
-            if last:
-                found += kept
-                yield Batch(kept, first_look=False)
+        block = 8.0 * (fx + fy) / 2.0
+        white: F32 | None = None
+        for stage, name in lattice_stages(res, block=block):
+            if stage and white is None:
+                white = whiten(res)
+            kept = (
+                _new_geometries(stage, level, white, (fx, fy), found) if white is not None else []
+            )
+            if name == FIRST:
+                yield Batch(kept[:FIRST_LOOK], FIRST)
             else:
-                yield Batch(kept[:FIRST_LOOK], first_look=True)
+                found += kept
+                yield Batch(kept, FULL)
+        if level < TEXTURE_LEVELS:
+            textured.append((level, small, fx, fy, block))
+    for level, small, fx, fy, block in textured:
+        local = residual(small, ANALYSIS_SIGMA, normalise=TEXTURE_NORMALISE)
+        lattices = texture_lattices(local, block=block)
+        if lattices:
+            # Not thinned out like the other stages' (a lattice within a percent or two of
+            # one screened before is dropped there): the pilot needs the tile's period to
+            # about 0.3 %, and among lattices that close only the pilot tells which is it.
+            yield Batch(_new_geometries(lattices, level, whiten(local), (fx, fy), None), TEXTURE)
+
+
+def _new_geometries(
+    lattices: list[Lattice],
+    level: int,
+    white: F32,
+    scale: tuple[float, float],
+    found: list[Geometry] | None,
+) -> list[Geometry]:
+    """Geometries of a level's lattices, strongest first, without any close to one found
+    before or to a stronger one (`found` None: all of them)."""
+    kept: list[Geometry] = []
+    fx, fy = scale
+    for lattice in lattices:
+        full = lattice.scaled(1.0 / fx, 1.0 / fy)
+        if full.period / TILE < MIN_PITCH:
+            continue
+        if found is not None and any(_close(full, other.lattice) for other in found + kept):
+            continue
+        kept.append(Geometry(full, level, white, lattice))
+    kept.sort(key=lambda g: -g.lattice.strength)
+    return kept
 
 
 def repeats(a: Geometry, b: Geometry) -> bool:

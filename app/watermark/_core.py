@@ -18,6 +18,7 @@ from ._codec import PAYLOAD_BITS, Decoded, PayloadCodec
 from ._errors import InvalidKey, InvalidPayload, UnsupportedImage
 from ._image import U8Image, check_size, luminance_of, to_rgb, to_rgb_image
 from ._informed import DIFF_SIGMA
+from ._lattice import TEXTURE
 from ._pattern import TileLayout, upsample_cells
 from ._result import Extraction
 from ._signal import (
@@ -43,6 +44,9 @@ PILOT_GATE = 4.0
 # Upper bound on lattice hypotheses tried per image (shared by all keys), besides the few of
 # each level's first look (_blind.FIRST_LOOK).
 MAX_GEOMETRIES = 32
+# Hypotheses of each level's texture stage (_lattice.texture_candidates) screened at most,
+# besides MAX_GEOMETRIES: it runs only when the rest of the level found nothing.
+MAX_TEXTURE_GEOMETRIES = 100
 # Pilot score a hypothesis needs at the analysis resolution to be read at full resolution,
 # and how many such reads at most.
 SCREEN_GATE = 3.8
@@ -474,24 +478,37 @@ class Keyring:
         n = 0
         looked: list[_blind.Geometry] = []
         for batch in _blind.geometries_by_level(pyramid):
-            for geometry in batch.geometries:
+            textured = batch.stage == TEXTURE
+            for k, geometry in enumerate(batch.geometries):
                 if batch.first_look:
                     looked.append(geometry)
+                elif textured:
+                    if k >= MAX_TEXTURE_GEOMETRIES:
+                        break
                 elif n >= MAX_GEOMETRIES:
                     break
                 elif any(_blind.repeats(geometry, other) for other in looked):
                     n += 1  # screened (and read, if clear) in the first look
                     continue
-                found = self._screen(pyramid, geometry, -n, search)
+                found = self._screen(pyramid, geometry, -n, search, keep=not textured)
                 if found is not None:
                     return found
-                n += 0 if batch.first_look else 1
+                n += 0 if batch.first_look or textured else 1
         return None
 
     def _screen(
-        self, pyramid: _blind.Pyramid, geometry: _blind.Geometry, order: int, search: _Search
+        self,
+        pyramid: _blind.Pyramid,
+        geometry: _blind.Geometry,
+        order: int,
+        search: _Search,
+        keep: bool = True,
     ) -> Extraction | None:
-        """Score one hypothesis under every key; read it at once if its pilot is clear."""
+        """Score one hypothesis under every key; read it at once if its pilot is clear.
+
+        Otherwise it is kept for the reads after the search only with `keep`: the texture
+        stage's many hypotheses are read when clear, never crowd out the rest.
+        """
         grid, valid = _blind.warp_to_grid(geometry.residual, geometry.level_lattice)
         folded, _ = fold(grid, valid)
         early: list[tuple[float, int, str, _blind.Geometry]] = []
@@ -501,7 +518,7 @@ class Keyring:
             item = (hit.score, order, version, geometry)
             if hit.score >= EARLY_GATE and search.reads < MAX_FULL_READS:
                 early.append(item)
-            elif hit.score >= SCREEN_GATE:
+            elif keep and hit.score >= SCREEN_GATE:
                 search.screened.append(item)
         early.sort(reverse=True, key=lambda item: (item[0], item[1]))
         early = early[: MAX_FULL_READS - search.reads]

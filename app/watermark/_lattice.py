@@ -320,10 +320,15 @@ def find_lattices(res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0) -> 
     return everything
 
 
+# The stages of one level's search: lattice_stages yields FIRST then FULL; the reader asks
+# for texture_lattices (TEXTURE) after them.
+FIRST, FULL, TEXTURE = "first look", "full search", "texture"
+
+
 def lattice_stages(
     res: F32, limit: int = MAX_CANDIDATES, block: float = 0.0
-) -> Iterator[tuple[list[Lattice], bool]]:
-    """find_lattices in stages, each strongest first, with a flag for the last one.
+) -> Iterator[tuple[list[Lattice], str]]:
+    """find_lattices in stages, each strongest first, named FIRST and FULL.
 
     First the lattices through the strongest autocorrelation peak (on a marked copy nearly
     always the tile's): a first look. Then every candidate, exactly find_lattices' answer
@@ -334,7 +339,7 @@ def lattice_stages(
     h, w = res.shape
     hi = int(min(acf.cy - 8, acf.cx - 8, min(h, w) * 0.75))
     if hi <= MIN_PERIOD * 1.5:
-        yield [], True
+        yield [], FULL
         return
     out: list[Lattice] = []
 
@@ -351,7 +356,7 @@ def lattice_stages(
         if val < MIN_PEAK:
             break
         if rank == 1 and out:
-            yield _with_halves(out, limit), False
+            yield _with_halves(out, limit), FIRST
         chain = _submultiples(acf, np.array([x, y]), val)
         chain += _multiples(acf, chain[-1][0], hi)
         for v1, _ in chain:
@@ -364,7 +369,165 @@ def lattice_stages(
         add(v1, v2)
     for v1, v2 in _square_search(acf, MIN_PERIOD, min(hi / 1.5, SQUARE_MAX_PERIOD), limit):
         add(v1, v2)
-    yield _with_halves(out, limit), True
+    yield _with_halves(out, limit), FULL
+
+
+def texture_lattices(res: F32, block: float = 0.0) -> list[Lattice]:
+    """Lattice candidates on a photo with a periodic texture of its own, strongest first.
+
+    When the strongest autocorrelation peaks are those of one lattice of the photo's own
+    (a chain-link fence, checks, tiles; texture_lattice), they are masked and the tile's
+    lattice is looked for among the peaks that are left (texture_candidates). Empty when
+    the photo shows no such lattice. `res` is best a residual normalised over a smaller
+    neighbourhood than the full search's (residual's `normalise`), so that the parts
+    between a fence's wires keep their weight.
+    """
+    acf = autocorrelation(res, block)
+    h, w = res.shape
+    hi = int(min(acf.cy - 8, acf.cx - 8, min(h, w) * 0.75))
+    if hi <= MIN_PERIOD * 1.5:
+        return []
+    basis = texture_lattice(acf, hi)
+    masked = acf if basis is None else without_texture(acf, basis, hi)
+    return texture_candidates(masked, acf, hi)
+
+
+# A photo's own periodic texture (a chain-link fence, checked cloth, tiles) fills the
+# autocorrelation with peaks of its own lattice that outnumber and outweigh the tile's. Its
+# lattice is the one that holds most of the TEXTURE_PEAKS strongest peaks at lags of at
+# least TEXTURE_MIN_LAG pixels (at least TEXTURE_HITS of them, TEXTURE_INSIDE of those off
+# both basis directions), coarse enough that so many hits cannot be chance; each of its
+# points is masked within TEXTURE_RADIUS pixels, plus TEXTURE_SPREAD of the lag (a real
+# texture is never quite periodic: its far peaks blur).
+TEXTURE_PEAKS = 16
+TEXTURE_MIN_LAG = 6
+TEXTURE_HITS = 10
+# Of them, at least this many off both of its basis directions.
+TEXTURE_INSIDE = 3
+TEXTURE_TOLERANCE = 1.5
+TEXTURE_RADIUS = 2.0
+TEXTURE_SPREAD = 0.01
+# Peaks of the masked autocorrelation tried as a tile side, each with its partner. Each
+# becomes a hypothesis the pilot screens: with the texture gone the tile's peaks are among
+# the strongest, but not always the strongest, and the pilot (which no texture imitates)
+# decides.
+TEXTURE_SIDES = 40
+TEXTURE_PAIRS = 40
+
+
+def texture_lattice(acf: Autocorrelation, hi: int) -> tuple[Vec, Vec] | None:
+    """The lattice of most of the strongest peaks, if one holds TEXTURE_HITS of them."""
+    found = _peaks(acf, TEXTURE_MIN_LAG, hi, TEXTURE_PEAKS)
+    if len(found) < TEXTURE_HITS:
+        return None
+    xs, ys, _ = acf.at_many(np.array([p[0] for p in found]), np.array([p[1] for p in found]), 1)
+    pts = np.column_stack([xs, ys])
+    # A lattice holding some of the peaks holds their differences: its basis is among the
+    # peaks and their differences.
+    pool = np.vstack([pts, (pts[:, None, :] - pts[None, :, :]).reshape(-1, 2)])
+    length = np.hypot(pool[:, 0], pool[:, 1])
+    pool = pool[(length >= TEXTURE_MIN_LAG) & (length <= hi)]
+    if len(pool) < 2:
+        return None
+    vs = _distinct(np.asarray(np.round(pool, 1), dtype=np.float64))
+    i, j = np.triu_indices(len(vs), 1)
+    a, b = vs[i], vs[j]
+    det = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    # A lattice fine enough would hold any peak by chance: each point claims a disc of the
+    # tolerance; keep the expected chance hits of all the peaks below 1.5.
+    tol = TEXTURE_TOLERANCE + TEXTURE_SPREAD * np.hypot(pts[:, 0], pts[:, 1])
+    coarse = det >= len(pts) * math.pi * float(np.mean(tol)) ** 2 / 1.5
+    a, b, det = a[coarse], b[coarse], det[coarse]
+    if not len(a):
+        return None
+    basis = np.stack([a, b], axis=2)  # columns are the two vectors
+    coef = np.einsum("nij,pj->npi", np.linalg.inv(basis), pts)
+    err = np.einsum("nij,npj->npi", basis, coef - np.rint(coef))
+    held = np.hypot(err[..., 0], err[..., 1]) < tol[None, :]
+    # A lattice spans two directions: peaks along one line through the centre only (the
+    # dotted axes a copy's row and column structure leaves) are no texture.
+    inside = (np.rint(coef) != 0).all(axis=2)
+    hits = np.where((held & inside).sum(axis=1) >= TEXTURE_INSIDE, held.sum(axis=1), 0)
+    # Most peaks held; of those, the coarsest lattice (a finer one holds them too).
+    best = int(np.lexsort((-det, -hits))[0])
+    if hits[best] < TEXTURE_HITS:
+        return None
+    u1, u2 = _reduced(a[best], b[best])
+    r1, r2 = _refine(acf, u1, u2)
+    # The refined basis spans the same cells, or the refinement went astray: the peaks
+    # themselves are within a pixel.
+    if abs(float(r1[0] * r2[1] - r1[1] * r2[0]) / det[best] - 1.0) > 0.05:
+        return u1, u2
+    return r1, r2
+
+
+def _reduced(a: Vec, b: Vec) -> tuple[Vec, Vec]:
+    """The shortest basis of the lattice a and b span (Lagrange-Gauss reduction): the
+    refinement then predicts near points, whose errors stay small."""
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    if a @ a > b @ b:
+        a, b = b, a
+    for _ in range(32):
+        b = b - round(float(a @ b) / float(a @ a)) * a
+        if b @ b >= a @ a:
+            break
+        a, b = b, a
+    return a, b
+
+
+def without_texture(acf: Autocorrelation, basis: tuple[Vec, Vec], hi: int) -> Autocorrelation:
+    """The autocorrelation with every point of the texture's lattice masked (set to 0)."""
+    u = np.column_stack(basis)
+    reach = hi + 8
+    if abs(float(np.linalg.det(u))) < TEXTURE_MIN_LAG**2:
+        return acf  # not a texture_lattice answer: far too fine to mask
+    corners = np.array([[reach, reach, -reach, -reach], [reach, -reach, reach, -reach]])
+    coef = np.linalg.solve(u, corners)
+    k0, m0 = np.floor(coef.min(axis=1)).astype(int) - 1
+    k1, m1 = np.ceil(coef.max(axis=1)).astype(int) + 1
+    k, m = np.meshgrid(np.arange(k0, k1 + 1), np.arange(m0, m1 + 1))
+    pts = u @ np.vstack([k.ravel(), m.ravel()])
+    pts = pts[:, (np.abs(pts[0]) <= reach) & (np.abs(pts[1]) <= reach)]
+    mask = np.zeros(acf.values.shape, np.uint8)
+    for x, y in pts.T:
+        radius = TEXTURE_RADIUS + TEXTURE_SPREAD * math.hypot(x, y)
+        centre = (round((x + acf.cx) * 16), round((y + acf.cy) * 16))
+        cv2.circle(mask, centre, round(radius * 16), 1, -1, lineType=cv2.LINE_8, shift=4)
+    values = acf.values.copy()
+    values[mask > 0] = 0.0
+    return Autocorrelation(values, acf.cy, acf.cx)
+
+
+def texture_candidates(acf: Autocorrelation, whole: Autocorrelation, hi: int) -> list[Lattice]:
+    """Lattices through the strongest peaks of a texture-masked autocorrelation.
+
+    Each is refined on the `whole` autocorrelation (unmasked): a tile point that falls in
+    a masked disc would otherwise be placed on the disc's rim.
+    """
+    out = _Kept()
+
+    def add(v1: Vec, v2: Vec, centre: bool = True) -> None:
+        r1, r2 = _refine(whole, v1, v2)
+        cand = Lattice(r1, r2, lattice_score(acf, r1, r2))
+        if math.isfinite(cand.strength):
+            out.add(cand)
+        # The two sides found may be the tile's diagonals, whose points outshine its sides'
+        # once the texture's are masked: offer the lattice they centre too.
+        if centre and Lattice((r1 + r2) / 2, (r1 - r2) / 2, 0.0).period >= MIN_PERIOD:
+            add((r1 + r2) / 2, (r1 - r2) / 2, centre=False)
+
+    sides: list[Vec] = []
+    for x, y, val in _peaks(acf, MIN_PERIOD, hi, TEXTURE_SIDES):
+        if val < MIN_PEAK:
+            break
+        v1 = np.array([x, y])
+        sides.append(v1)
+        pair = _partner(acf, v1)
+        if pair is not None:
+            add(v1, pair)
+    for v1, v2 in _pairs(acf, sides, TEXTURE_PAIRS):
+        add(v1, v2)
+    return _with_halves(out.lattices, len(out.lattices))
 
 
 def same_lattice(a: Lattice, b: Lattice) -> bool:
@@ -383,11 +546,43 @@ def _with_halves(found: list[Lattice], limit: int) -> list[Lattice]:
         for lat in out
         if lat.period / 2.0 >= MIN_PERIOD
     ]
-    merged: list[Lattice] = []
+    merged = _Kept()
     for lat in sorted(out + halves, key=lambda lat: -lat.strength):
-        if not any(_same(lat, o) for o in merged):
-            merged.append(lat)
-    return merged
+        merged.add(lat)
+    return merged.lattices
+
+
+class _Kept:
+    """Lattices kept so far, none the same as another (`_same`), checked against all of
+    them at once: the texture stage keeps hundreds."""
+
+    def __init__(self) -> None:
+        self.lattices: list[Lattice] = []
+        self._v1 = np.empty((0, 2))
+        self._v2 = np.empty((0, 2))
+
+    def __contains__(self, lat: Lattice) -> bool:
+        if not self.lattices:
+            return False
+
+        def close(u: Vec, vs: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+            tol = max(1.0, 0.005 * math.hypot(*u))
+            minus = np.hypot(vs[:, 0] - u[0], vs[:, 1] - u[1])
+            plus = np.hypot(vs[:, 0] + u[0], vs[:, 1] + u[1])
+            return np.asarray((minus < tol) | (plus < tol))
+
+        first = close(lat.v1, self._v1) | close(lat.v1, self._v2)
+        second = close(lat.v2, self._v1) | close(lat.v2, self._v2)
+        return bool((first & second).any())
+
+    def add(self, lat: Lattice) -> bool:
+        """Keep `lat` unless the same lattice is kept already; whether it was kept."""
+        if lat in self:
+            return False
+        self.lattices.append(lat)
+        self._v1 = np.vstack([self._v1, lat.v1])
+        self._v2 = np.vstack([self._v2, lat.v2])
+        return True
 
 
 # Two tile sides of a copy scaled by 0.5-1.5 independently along x and y, turned and sheared

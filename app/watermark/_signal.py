@@ -33,10 +33,11 @@ CLIP = 3.0
 BUSY_RMS = 2.0
 
 
-def residual(image: F32, sigma: float = RESIDUAL_SIGMA) -> F32:
-    """High-pass, locally normalised and clipped: the 'noise' that carries the mark."""
+def residual(image: F32, sigma: float = RESIDUAL_SIGMA, normalise: float = NORMALISE_SIGMA) -> F32:
+    """High-pass, locally normalised (over about `normalise` pixels) and clipped: the
+    'noise' that carries the mark."""
     high = image - cv2.GaussianBlur(image, (0, 0), sigma)
-    energy = cv2.GaussianBlur(high * high, (0, 0), NORMALISE_SIGMA)
+    energy = cv2.GaussianBlur(high * high, (0, 0), normalise)
     rms = np.sqrt(energy) + 1.0
     out = high / rms
     if BUSY_RMS > 0:

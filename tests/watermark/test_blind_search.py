@@ -16,7 +16,7 @@ from _wm_support import jpeg, load_photo
 from PIL import Image
 
 from app.watermark import Watermarker, _blind, _core
-from app.watermark._lattice import find_lattices, lattice_stages
+from app.watermark._lattice import FIRST, FULL, find_lattices, lattice_stages
 from app.watermark._signal import residual
 
 PAYLOAD = 0x5EA4C401
@@ -34,7 +34,7 @@ def test_the_last_stage_is_the_whole_search(copy_q75: Image.Image) -> None:
     res = residual(small, _blind.ANALYSIS_SIGMA)
     block = 8.0 * fx
     stages = list(lattice_stages(res, block=block))
-    assert [last for _, last in stages] == [False, True]
+    assert [name for _, name in stages] == [FIRST, FULL]
     first, everything = stages[0][0], stages[1][0]
     assert first
     expected = find_lattices(res, block=block)
@@ -47,19 +47,19 @@ def test_the_last_stage_is_the_whole_search(copy_q75: Image.Image) -> None:
 def test_a_clear_mark_is_read_from_the_first_look(
     marker: Watermarker, copy_q75: Image.Image, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[bool] = []
+    batches: list[str] = []
     by_level = _blind.geometries_by_level
 
     def recording(pyramid: _blind.Pyramid) -> Any:
         for batch in by_level(pyramid):
-            batches.append(batch.first_look)
+            batches.append(batch.stage)
             yield batch
 
     monkeypatch.setattr(_core._blind, "geometries_by_level", recording)
     found = marker.extract(copy_q75)
     assert found.payload == PAYLOAD
     # Read before the full search was asked for.
-    assert batches == [True]
+    assert batches == [FIRST]
 
 
 def test_a_full_search_does_not_screen_the_first_look_again(
@@ -68,9 +68,11 @@ def test_a_full_search_does_not_screen_the_first_look_again(
     screened: list[_blind.Geometry] = []
     screen = _core.Keyring._screen
 
-    def recording(self: _core.Keyring, pyramid: Any, geometry: Any, *args: Any) -> Any:
-        screened.append(geometry)
-        return screen(self, pyramid, geometry, *args)
+    def recording(self: _core.Keyring, pyramid: Any, geometry: Any, *args: Any, **kw: Any) -> Any:
+        # The texture stage looks again, in a residual of its own (test_texture_stage.py).
+        if kw.get("keep", True):
+            screened.append(geometry)
+        return screen(self, pyramid, geometry, *args, **kw)
 
     monkeypatch.setattr(_core.Keyring, "_screen", recording)
     monkeypatch.setattr(_core._blind, "scan_geometries", lambda pyramid: iter(()))

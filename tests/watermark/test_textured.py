@@ -56,7 +56,7 @@ CASES: dict[str, tuple[str, Callable[[Image.Image], Image.Image]]] = {
     "gym_floor.jpg": ("110% x 100%", _scale(1.1, 1.0)),
     "conifer_needles.jpg": ("shear 3 degrees", _shear),
     "grass_lawn.jpg": ("600 px wide", _small),
-    # The fence reads only while the geometry is unchanged (docs/watermark.md).
+    # The fence after resizes, turns and stretches: test_texture_stage.py.
     "chain_link_fence.jpg": ("quarter crop", _quarter),
 }
 
