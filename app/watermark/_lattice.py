@@ -23,6 +23,9 @@ F32 = npt.NDArray[np.float32]
 Vec = npt.NDArray[np.float64]
 
 WHITEN_BOX = 27
+# As in _signal: the estimate is the geometric mean times _LOG_BIAS, about 0.32 of the local
+# mean power, so the whitened spectrum of noise averages about 3.2 and WHITEN_CLIP caps a
+# bin at about 3.2 times the local mean.
 WHITEN_CLIP = 10.0
 # exp(-Euler gamma): the mean of log(exponential) is biased by -gamma.
 _LOG_BIAS = 0.5615
