@@ -21,7 +21,16 @@ from ._lattice import (
     texture_lattices,
 )
 from ._pattern import OVERSAMPLE, TILE
-from ._signal import PERIOD, PilotHit, Templates, fold, pilot_correlation, residual, whiten
+from ._signal import (
+    NORMALISE_SIGMA,
+    PERIOD,
+    PilotHit,
+    Templates,
+    fold,
+    pilot_correlation,
+    residual,
+    whiten,
+)
 
 F32 = npt.NDArray[np.float32]
 B8 = npt.NDArray[np.bool_]
@@ -106,10 +115,22 @@ def resize_to(image: F32, factor: float) -> tuple[F32, float, float]:
 class Pyramid:
     """Resized copies of the suspect's luminance, each made from the nearest larger copy."""
 
-    def __init__(self, luma: F32) -> None:
+    def __init__(self, luma: F32, normalise: float = NORMALISE_SIGMA) -> None:
         self.luma = luma
+        # How the residual read from is normalised (residual's `normalise`).
+        self.normalise = normalise
         self._levels: dict[float, tuple[F32, float, float]] = {1.0: (luma, 1.0, 1.0)}
         self._flat: dict[float, F32] = {}
+        self._local: Pyramid | None = None
+
+    def local(self) -> Pyramid:
+        """The same suspect, read from a residual normalised over TEXTURE_NORMALISE pixels
+        (the resized copies are shared): on a fence or checked cloth, the mark between the
+        wires or threads keeps its weight there."""
+        if self._local is None:
+            self._local = Pyramid(self.luma, TEXTURE_NORMALISE)
+            self._local._levels = self._levels
+        return self._local
 
     def at(self, factor: float, tolerance: float = 0.0) -> tuple[F32, float, float]:
         """The suspect at about `factor` times its size (within tolerance, relative)."""
@@ -121,7 +142,7 @@ class Pyramid:
         key = self._level(factor, tolerance)
         small, fx, fy = self._levels[key]
         if key not in self._flat:
-            self._flat[key] = whiten(residual(small))
+            self._flat[key] = whiten(residual(small, normalise=self.normalise))
         return self._flat[key], fx, fy
 
     def _level(self, factor: float, tolerance: float) -> float:
@@ -315,7 +336,7 @@ def to_grid(pyramid: Pyramid, lattice: Lattice) -> tuple[F32, B8]:
         ch, cw = max(1, int(h * keep)), max(1, int(w * keep))
         y0, x0 = (h - ch) // 2, (w - cw) // 2
         small, fx, fy = resize_to(pyramid.luma[y0 : y0 + ch, x0 : x0 + cw], factor)
-        flat = whiten(residual(small))
+        flat = whiten(residual(small, normalise=pyramid.normalise))
     else:
         # Anything from 1.8 to 2.2 samples per cell reads as well; reuse a close level.
         flat, fx, fy = pyramid.flattened(factor, tolerance=0.1)

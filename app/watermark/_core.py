@@ -446,24 +446,40 @@ class Keyring:
         pyramid: _blind.Pyramid,
         picks: Sequence[tuple[float, int, str, _blind.Geometry]],
         before: int,
-    ) -> tuple[Extraction | None, int, float]:
-        """Read each pick at full resolution; `before` counts checks already made."""
+        budget: int,
+    ) -> tuple[Extraction | None, int, float, int]:
+        """Read each pick at full resolution, at most `budget` reads; `before` counts checks
+        already made. Returns the answer, the checks, the best pilot and the reads made.
+
+        A pick whose screen was clear (EARLY_GATE) and whose read does not decode is read
+        once more from the locally normalised residual (Pyramid.local), as a read of its
+        own: a fence's wires can drown the mark in the usual residual where the screen,
+        made in the texture stage's residual, still saw it.
+        """
         attempts = before
         best = 0.0
-        for _, _, version, geometry in picks:
-            mark = self._marks[version]
-            grid, valid = _blind.to_grid(pyramid, geometry.lattice)
-            folded, _ = fold(grid, valid)
-            result, score, used = mark._read_blind(pyramid, _Folded(geometry, grid, valid, folded))
-            attempts += used
-            best = max(best, score)
-            if result is not None:
-                return (
-                    replace(result, key_version=version or None, attempts=attempts),
-                    attempts,
-                    best,
+        reads = 0
+        for screen, _, version, geometry in picks:
+            for source in (pyramid, pyramid.local()):
+                if reads >= budget or (source is not pyramid and screen < EARLY_GATE):
+                    break
+                mark = self._marks[version]
+                grid, valid = _blind.to_grid(source, geometry.lattice)
+                folded, _ = fold(grid, valid)
+                result, score, used = mark._read_blind(
+                    source, _Folded(geometry, grid, valid, folded)
                 )
-        return None, attempts, best
+                reads += 1
+                attempts += used
+                best = max(best, score)
+                if result is not None:
+                    return (
+                        replace(result, key_version=version or None, attempts=attempts),
+                        attempts,
+                        best,
+                        reads,
+                    )
+        return None, attempts, best, reads
 
     def _lattice_search(self, pyramid: _blind.Pyramid, search: _Search) -> Extraction | None:
         """Every lattice hypothesis, folded at the analysis resolution and scored by each
@@ -521,9 +537,10 @@ class Keyring:
             elif keep and hit.score >= SCREEN_GATE:
                 search.screened.append(item)
         early.sort(reverse=True, key=lambda item: (item[0], item[1]))
-        early = early[: MAX_FULL_READS - search.reads]
-        found, search.attempts, score = self._full_reads(pyramid, early, search.attempts)
-        search.reads += len(early)
+        found, search.attempts, score, reads = self._full_reads(
+            pyramid, early, search.attempts, MAX_FULL_READS - search.reads
+        )
+        search.reads += reads
         search.best_score = max(search.best_score, score)
         return found
 
@@ -562,8 +579,8 @@ class Keyring:
         if found is not None:
             return found
         screened = sorted(search.screened, reverse=True, key=lambda item: (item[0], item[1]))
-        found, attempts, score = self._full_reads(
-            pyramid, screened[: MAX_FULL_READS - search.reads], search.attempts
+        found, attempts, score, _ = self._full_reads(
+            pyramid, screened, search.attempts, MAX_FULL_READS - search.reads
         )
         best_score = max(search.best_score, score)
         if found is not None:
@@ -577,7 +594,7 @@ class Keyring:
                 hit = find_pilot(folded, mark._templates)
                 scanned.append((hit.score, -n, version, geometry))
         scanned.sort(reverse=True, key=lambda item: (item[0], item[1]))
-        found, attempts, score = self._full_reads(pyramid, scanned[:MAX_SCAN_READS], attempts)
+        found, attempts, score, _ = self._full_reads(pyramid, scanned, attempts, MAX_SCAN_READS)
         best_score = max(best_score, score)
         if found is not None:
             return found

@@ -407,6 +407,8 @@ TEXTURE_MIN_LAG = 6
 TEXTURE_HITS = 10
 # Of them, at least this many off both of its basis directions.
 TEXTURE_INSIDE = 3
+# Candidate lattices looked at, best first, for one whose sides are both long enough.
+TEXTURE_TRIES = 20
 TEXTURE_TOLERANCE = 1.5
 TEXTURE_RADIUS = 2.0
 TEXTURE_SPREAD = 0.01
@@ -451,17 +453,36 @@ def texture_lattice(acf: Autocorrelation, hi: int) -> tuple[Vec, Vec] | None:
     # dotted axes a copy's row and column structure leaves) are no texture.
     inside = (np.rint(coef) != 0).all(axis=2)
     hits = np.where((held & inside).sum(axis=1) >= TEXTURE_INSIDE, held.sum(axis=1), 0)
-    # Most peaks held; of those, the coarsest lattice (a finer one holds them too).
-    best = int(np.lexsort((-det, -hits))[0])
-    if hits[best] < TEXTURE_HITS:
+    chosen = _longest_sides(a, b, det, hits)
+    if chosen is None:
         return None
-    u1, u2 = _reduced(a[best], b[best])
+    u1, u2 = chosen
     r1, r2 = _refine(acf, u1, u2)
     # The refined basis spans the same cells, or the refinement went astray: the peaks
     # themselves are within a pixel.
-    if abs(float(r1[0] * r2[1] - r1[1] * r2[0]) / det[best] - 1.0) > 0.05:
+    cell = abs(float(u1[0] * u2[1] - u1[1] * u2[0]))
+    if abs(abs(float(r1[0] * r2[1] - r1[1] * r2[0])) / cell - 1.0) > 0.05:
         return u1, u2
     return r1, r2
+
+
+def _longest_sides(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    det: npt.NDArray[np.float64],
+    hits: npt.NDArray[np.int64],
+) -> tuple[Vec, Vec] | None:
+    """The reduced basis of the lattice holding most peaks, of those the coarsest (a finer
+    one holds them too), among lattices with at least TEXTURE_HITS peaks. A lattice with a
+    side shorter than TEXTURE_MIN_LAG is a set of lines, not a texture: it holds every peak
+    along them (the tile's own among them) and would mask them all."""
+    for best in np.lexsort((-det, -hits))[:TEXTURE_TRIES]:
+        if hits[best] < TEXTURE_HITS:
+            return None
+        u1, u2 = _reduced(a[best], b[best])
+        if min(math.hypot(*u1), math.hypot(*u2)) >= TEXTURE_MIN_LAG:
+            return u1, u2
+    return None
 
 
 def _reduced(a: Vec, b: Vec) -> tuple[Vec, Vec]:
