@@ -380,10 +380,11 @@ def texture_lattices(res: F32, block: float = 0.0) -> list[Lattice]:
 
     When the strongest autocorrelation peaks are those of one lattice of the photo's own
     (a chain-link fence, checks, tiles; texture_lattice), they are masked and the tile's
-    lattice is looked for among the peaks that are left (texture_candidates). Empty when
-    the photo shows no such lattice. `res` is best a residual normalised over a smaller
-    neighbourhood than the full search's (residual's `normalise`), so that the parts
-    between a fence's wires keep their weight.
+    lattice is looked for among the peaks that are left (texture_candidates); without
+    such a lattice, among all the peaks. `res` is best a residual normalised over a
+    smaller neighbourhood than the full search's (residual's `normalise`): the parts
+    between a fence's wires then keep their weight, and the tile's peaks often rise among
+    the strongest even where nothing is masked.
     """
     acf = autocorrelation(res, block)
     h, w = res.shape
