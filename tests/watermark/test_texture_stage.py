@@ -111,9 +111,8 @@ def _stretch(image: Image.Image) -> Image.Image:
     return image.resize((round(w * 0.9), h), Image.Resampling.LANCZOS)
 
 
-# Not every key's tile is found on every copy of the fence: over four keys the stage reads
-# 36 of 40 such copies (docs/benchmarks.md, "Watermark"). Under this test's key and
-# payload these three read.
+# Not every key's tile is found on every copy of the fence (docs/benchmarks.md, "Textured
+# photos under 4 keys"). Under this test's key and payload these three read.
 ATTACKS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "resized to half": _half,
     "turned 3 degrees and cropped": _rotate_crop,
