@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image, ImageOps
 
+from app.watermark import _blind, _core
 from tests.support.photos import photo_path
 
 KEY = bytes(range(32))
@@ -50,3 +53,18 @@ def load_photo(name: str) -> Image.Image:
         pillow_heif.register_heif_opener()
     with Image.open(path) as opened:
         return ImageOps.exif_transpose(opened).convert("RGB")
+
+
+def record_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stages of the blind search (FIRST, FULL, TEXTURE), in the order reads ask for
+    their batches from now on."""
+    stages: list[str] = []
+    by_level = _blind.geometries_by_level
+
+    def recording(pyramid: _blind.Pyramid) -> Iterator[_blind.Batch]:
+        for batch in by_level(pyramid):
+            stages.append(batch.stage)
+            yield batch
+
+    monkeypatch.setattr(_core._blind, "geometries_by_level", recording)
+    return stages

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _wm_support import jpeg, load_photo
+from _wm_support import jpeg, load_photo, record_stages
 from PIL import Image
 
 from app.watermark import Watermarker, _blind, _core
@@ -47,15 +47,7 @@ def test_the_last_stage_is_the_whole_search(copy_q75: Image.Image) -> None:
 def test_a_clear_mark_is_read_from_the_first_look(
     marker: Watermarker, copy_q75: Image.Image, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[str] = []
-    by_level = _blind.geometries_by_level
-
-    def recording(pyramid: _blind.Pyramid) -> Any:
-        for batch in by_level(pyramid):
-            batches.append(batch.stage)
-            yield batch
-
-    monkeypatch.setattr(_core._blind, "geometries_by_level", recording)
+    batches = record_stages(monkeypatch)
     found = marker.extract(copy_q75)
     assert found.payload == PAYLOAD
     # Read before the full search was asked for.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _wm_support import jpeg, synthetic_photo
+from _wm_support import jpeg, record_stages, synthetic_photo
 from PIL import Image
 
 from app.watermark import Watermarker, _blind, _core
@@ -129,15 +129,7 @@ def marked_fence(marker: Watermarker) -> Image.Image:
 def test_the_fence_reads_blind_after_its_geometry_changes(
     marker: Watermarker, marked_fence: Image.Image, label: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stages: list[str] = []
-    by_level = _blind.geometries_by_level
-
-    def recording(pyramid: _blind.Pyramid) -> Any:
-        for batch in by_level(pyramid):
-            stages.append(batch.stage)
-            yield batch
-
-    monkeypatch.setattr(_core._blind, "geometries_by_level", recording)
+    stages = record_stages(monkeypatch)
     found = marker.extract(jpeg(ATTACKS[label](marked_fence), 90))
 
     assert found.payload == PAYLOAD, label
