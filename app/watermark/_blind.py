@@ -157,15 +157,6 @@ class Pyramid:
         return factor
 
 
-def candidate_geometries(pyramid: Pyramid) -> list[Geometry]:
-    """Lattice hypotheses from every analysis level's full search, strongest first."""
-    found = [
-        g for batch in geometries_by_level(pyramid) if batch.stage == FULL for g in batch.geometries
-    ]
-    found.sort(key=lambda g: -g.lattice.strength)
-    return found
-
-
 @dataclass(frozen=True)
 class Batch:
     """Hypotheses to screen, strongest first, from one stage of one level's search (FIRST,
