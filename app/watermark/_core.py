@@ -460,6 +460,8 @@ class Keyring:
         best = 0.0
         reads = 0
         for screen, _, version, geometry in picks:
+            if reads >= budget:
+                break
             for source in (pyramid, pyramid.local()):
                 if reads >= budget or (source is not pyramid and screen < EARLY_GATE):
                     break
